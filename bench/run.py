@@ -1,0 +1,228 @@
+"""``make bench``: start a gateway and measure it with a real load generator (wrk).
+
+Prints, for the Plivo send route: single-destination requests per second at 1, 16 and 64
+concurrent connections with p50/p99 latency; destinations per second for bulk requests of
+1,000 ``<``-joined numbers; and messages per second from accept to ``delivered`` through the
+simulator channel. Client and server share this machine's cores: compare figures from one run.
+
+    python bench/run.py [--database-url URL] [--duration SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SMSGATE = [sys.executable, "-m", "smsgate"]
+
+
+def wrk_script(path: Path, auth: str, body: dict[str, Any]) -> Path:
+    path.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(json.dumps(body))}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Basic {auth}"\n'
+    )
+    return path
+
+
+def unit(value: str) -> float:
+    number = float(re.match(r"[\d.]+", value).group())  # type: ignore[union-attr]
+    if value.endswith("us"):
+        return number / 1000
+    if value.endswith("ms"):
+        return number
+    if value.endswith("s"):
+        return number * 1000
+    return number
+
+
+def run_wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+    threads = min(connections, 2)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "p50": unit(p50.group(1)) if p50 else float("nan"),
+        "p99": unit(p99.group(1)) if p99 else float("nan"),
+        "non2xx": float(bad.group(1)) if bad else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }
+
+
+def metric(base: str, pattern: str) -> int:
+    text = httpx.get(base + "/metrics").text
+    return int(sum(float(m) for m in re.findall(pattern, text)))
+
+
+def delivered(base: str) -> int:
+    return metric(
+        base,
+        r'smsgate_messages_total\{[^}]*direction="outbound"[^}]*'
+        r'state="delivered"[^}]*\} (\S+)',
+    )
+
+
+def settle(base: str) -> None:
+    """Wait until the queue is empty and nothing more is being delivered."""
+    before = -1
+    while True:
+        depth = metric(base, r"(?m)^smsgate_queue_depth (\S+)")
+        now = delivered(base)
+        if depth == 0 and now == before:
+            return
+        before = now
+        time.sleep(0.25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", help="default: SQLite in a fresh directory")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument(
+        "--messages", type=int, default=20_000, help="messages for the accept-to-delivered run"
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("make bench needs wrk: sudo apt-get install wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="smsgate-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
+    env["SMSGATE_DATA_DIR"] = str(work / "data")
+    env["SMSGATE_CHANNELS"] = json.dumps(
+        [{"name": "simulator", "kind": "simulator", "delivery_delay": 0}]
+    )
+    if args.database_url:
+        env["SMSGATE_DATABASE_URL"] = args.database_url
+    created = subprocess.run(
+        [*SMSGATE, "accounts", "create", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=work,
+    )
+    account = json.loads(created.stdout)
+    auth = base64.b64encode(f"{account['auth_id']}:{account['auth_token']}".encode()).decode()
+
+    log = open(work / "server.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [*SMSGATE, "serve", "--port", "0"],
+        env=env,
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        base = ""
+        while not base:
+            line = server.stdout.readline()
+            if not line:
+                sys.exit(f"smsgate did not start; see {work / 'server.log'}")
+            match = re.search(r"listening on (http://\S+)", line)
+            base = match.group(1) if match else ""
+        url = f"{base}/v1/Account/{account['auth_id']}/Message/"
+        store = "PostgreSQL" if args.database_url else "SQLite"
+        print(
+            f"smsgate bench: store {store}, simulator channel, wrk {args.duration}s per run, "
+            f"{os.cpu_count()} CPUs shared by client and server\n"
+        )
+
+        single = wrk_script(
+            work / "single.lua",
+            auth,
+            {"src": "14155550100", "dst": "14155550101", "text": "Your code is 123456"},
+        )
+        print("Single-destination sends (POST .../Message/, one message each)")
+        print(f"{'connections':>12} {'requests/s':>12} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
+        for connections in (1, 16, 64):
+            settle(base)
+            r = run_wrk(url, single, connections, args.duration)
+            print(
+                f"{connections:>12} {r['rps']:>12,.0f} {r['p50']:>9.2f} {r['p99']:>9.2f} "
+                f"{int(r['non2xx'] + r['socket_errors']):>7}"
+            )
+
+        numbers = "<".join(f"1415556{i:04d}" for i in range(1000))
+        bulk = wrk_script(
+            work / "bulk.lua", auth, {"src": "14155550100", "dst": numbers, "text": "Bulk notice"}
+        )
+        print("\nBulk sends (1,000 destinations per request)")
+        print(
+            f"{'connections':>12} {'requests/s':>12} {'destinations/s':>15} {'p50 ms':>9} "
+            f"{'p99 ms':>9}"
+        )
+        for connections in (1, 4):
+            settle(base)
+            r = run_wrk(url, bulk, connections, args.duration)
+            print(
+                f"{connections:>12} {r['rps']:>12,.1f} {r['rps'] * 1000:>15,.0f} "
+                f"{r['p50']:>9.1f} {r['p99']:>9.1f}"
+            )
+
+        print("\nAccept to delivered (simulator, no delivery delay)")
+        with httpx.Client(timeout=60, headers={"Authorization": f"Basic {auth}"}) as client:
+            settle(base)
+            already = delivered(base)
+            requests = args.messages // 1000
+            started = time.perf_counter()
+            for i in range(requests):
+                dst = "<".join(f"1{417 + i % 500:03d}555{j:04d}" for j in range(1000))
+                response = client.post(
+                    url, json={"src": "14155550100", "dst": dst, "text": "Timed"}
+                )
+                response.raise_for_status()
+            accepted_in = time.perf_counter() - started
+            target = already + requests * 1000
+            while delivered(base) < target:
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+        total = requests * 1000
+        print(
+            f"  {total:,} messages accepted in {accepted_in:.2f} s, all delivered in "
+            f"{elapsed:.2f} s: {total / elapsed:,.0f} messages/s accept-to-delivered"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Faces (north): the HTTP APIs, one router module per resource."""

@@ -1,0 +1,1 @@
+"""The operator's API, behind admin credentials."""

@@ -1,0 +1,71 @@
+"""The ASGI application: every face's routes around one gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from smsgate import __version__
+from smsgate.api import errors, ops, segments
+from smsgate.api.admin import channels as admin_channels
+from smsgate.api.fastpath import FastPath
+from smsgate.api.middleware import AccessLog, TrailingSlash
+from smsgate.api.plivo import messages as plivo_messages
+from smsgate.api.responses import JSONResponse
+from smsgate.core.gateway import Gateway
+
+DESCRIPTION = """\
+smsgate is a self-hosted SMS gateway. Its primary API is Plivo's Messaging REST API: point a
+Plivo SDK at it and it works unchanged. Authenticate with HTTP Basic (auth_id, auth_token).
+"""
+
+
+def create_app(
+    gateway: Gateway,
+    *,
+    manage_gateway: bool = True,
+    access_log: bool = True,
+    log_format: str = "console",
+    on_started: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The application. With ``manage_gateway`` it starts and stops the gateway with itself;
+    ``on_started`` runs once the gateway is up."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_gateway:
+            await gateway.start()
+        if on_started is not None:
+            on_started()
+        try:
+            yield
+        finally:
+            if manage_gateway:
+                await gateway.stop()
+
+    # fastapi-offline serves the Swagger UI page's assets itself: no CDN, works offline.
+    app = FastAPIOffline(
+        title="smsgate",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        default_response_class=JSONResponse,
+        redirect_slashes=False,
+    )
+    app.state.gateway = gateway
+    errors.install(app)
+    app.include_router(plivo_messages.router)
+    app.include_router(segments.router)
+    app.include_router(admin_channels.router)
+    app.include_router(ops.router)
+    app.add_middleware(FastPath, routes=plivo_messages.FAST_ROUTES)
+    app.add_middleware(TrailingSlash)
+    if access_log:
+        app.add_middleware(AccessLog, fmt=log_format)
+    return app

@@ -1,0 +1,32 @@
+"""Who is calling a Plivo route: HTTP Basic auth_id/auth_token, matched to the path's auth_id."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from smsgate.api.auth import basic_credentials
+from smsgate.api.errors import ApiError
+from smsgate.core.accounts import AccessDenied, Scope
+from smsgate.core.gateway import Gateway
+
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="smsgate"'}
+
+
+async def plivo_scope(request: Request, auth_id: str) -> Scope:
+    gateway: Gateway = request.app.state.gateway
+    credentials = basic_credentials(request)
+    if credentials is None:
+        raise ApiError(
+            401,
+            "authentication failed: send HTTP Basic credentials (auth_id and auth_token)",
+            _CHALLENGE,
+        )
+    account = await gateway.accounts.authenticate(*credentials)
+    if account is None:
+        raise ApiError(401, "authentication failed: wrong auth_id or auth_token", _CHALLENGE)
+    try:
+        return await gateway.accounts.scope(account, auth_id)
+    except AccessDenied:
+        raise ApiError(
+            401, f"authentication failed: these credentials are not valid for account {auth_id}"
+        ) from None

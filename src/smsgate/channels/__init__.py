@@ -1,0 +1,1 @@
+"""Channels (south): every way smsgate reaches a handset network, behind one interface."""

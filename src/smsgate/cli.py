@@ -1,0 +1,337 @@
+"""The ``smsgate`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
+
+from smsgate import __version__
+from smsgate.channels.registry import KINDS, ChannelConfigError
+from smsgate.config import Settings, SettingsFileError, load_settings
+from smsgate.core import record as recorder
+from smsgate.core.bootstrap import create_account
+from smsgate.core.clock import SystemClock
+from smsgate.core.errors import InvalidParameter
+from smsgate.core.ids import new_auth_token
+from smsgate.core.inbound import inbound_event
+from smsgate.core.models import Account
+from smsgate.core.passwords import hash_password
+from smsgate.store import accounts as account_store
+from smsgate.store.database import DatabaseUrlError, open_database
+from smsgate.store.migrate import migrate_sync
+
+T = TypeVar("T")
+
+
+class Context:
+    def __init__(self, config: Path | None, overrides: dict[str, Any]) -> None:
+        self.config = config
+        self.overrides = overrides
+
+    def settings(self, **more: Any) -> Settings:
+        try:
+            return load_settings(self.config, **self.overrides, **more)
+        except (SettingsFileError, ValidationError, ValueError) as exc:
+            raise click.ClickException(f"invalid settings: {exc}") from None
+
+
+def _with_db(settings: Settings, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in one transaction on the configured database (migrating it first)."""
+    try:
+        db = open_database(settings.resolved_database_url)
+    except DatabaseUrlError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        migrate_sync(db)
+        with db.writer.begin() as conn:
+            return work(conn)
+    except OperationalError as exc:
+        raise click.ClickException(f"database unavailable: {exc.orig}") from None
+    finally:
+        asyncio.run(db.dispose())
+
+
+def _account_json(account: Account, token: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "auth_id": account.auth_id,
+        "name": account.name,
+        "subaccount": account.is_subaccount,
+        "enabled": account.enabled,
+        "alphanumeric_sender": account.alphanumeric_sender,
+        "smart_encoding": account.smart_encoding,
+    }
+    if token:
+        data["auth_token"] = account.auth_token
+    return data
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="smsgate")
+@click.option("--config", type=click.Path(path_type=Path), help="Settings file (TOML).")
+@click.option("--database-url", help="sqlite:///path or postgresql://… [SMSGATE_DATABASE_URL]")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Data directory [SMSGATE_DATA_DIR]"
+)
+@click.pass_context
+def main(
+    ctx: click.Context, config: Path | None, database_url: str | None, data_dir: Path | None
+) -> None:
+    """smsgate: a self-hosted SMS gateway with a Plivo-compatible API."""
+    ctx.obj = Context(config, {"database_url": database_url, "data_dir": data_dir})
+
+
+@main.command()
+@click.option("--host", help="Address to listen on [SMSGATE_HOST, default 127.0.0.1]")
+@click.option("--port", type=int, help="Port to listen on, 0 for any [SMSGATE_PORT, default 8080]")
+@click.option("--log-format", type=click.Choice(["console", "json"]), help="[SMSGATE_LOG_FORMAT]")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option(
+    "--show-credentials",
+    is_flag=True,
+    help="Print the default account's token and a curl example at start.",
+)
+@click.pass_obj
+def serve(
+    obj: Context,
+    host: str | None,
+    port: int | None,
+    log_format: str | None,
+    log_level: str | None,
+    show_credentials: bool,
+) -> None:
+    """Run the gateway: HTTP API, dispatcher and channels."""
+    from smsgate.server import AlreadyRunning, run
+    from smsgate.server import serve as serve_gateway
+
+    settings = obj.settings(host=host, port=port, log_format=log_format, log_level=log_level)
+    try:
+        run(serve_gateway(settings, show_credentials=show_credentials))
+    except (DatabaseUrlError, ChannelConfigError, AlreadyRunning, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command("migrate")
+@click.pass_obj
+def migrate_cmd(obj: Context) -> None:
+    """Create or upgrade the database schema."""
+
+    def nothing(_: Connection) -> None:
+        return None
+
+    settings = obj.settings()
+    _with_db(settings, nothing)
+    click.echo(f"database is up to date: {settings.resolved_database_url}")
+
+
+@main.group()
+def accounts() -> None:
+    """Accounts and their credentials."""
+
+
+@accounts.command("create")
+@click.option("--name", default="", help="A name to recognise it by.")
+@click.option("--parent", help="Create a subaccount of this main account (auth_id).")
+@click.option("--alphanumeric-sender", is_flag=True, help="Allow alphanumeric sender IDs.")
+@click.option(
+    "--smart-encoding",
+    is_flag=True,
+    help="Replace look-alike characters by default when that makes a text GSM.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def accounts_create(
+    obj: Context,
+    name: str,
+    parent: str | None,
+    alphanumeric_sender: bool,
+    smart_encoding: bool,
+    as_json: bool,
+) -> None:
+    """Create an account (or a subaccount) and print its credentials."""
+
+    def work(conn: Connection) -> Account:
+        owner = None
+        if parent:
+            owner = account_store.by_auth_id(conn, parent)
+            if owner is None or owner.is_subaccount:
+                raise click.ClickException(f"no main account {parent!r}")
+        return create_account(
+            conn,
+            now=SystemClock().now_us(),
+            name=name,
+            parent=owner,
+            alphanumeric_sender=alphanumeric_sender,
+            smart_encoding=smart_encoding,
+        )
+
+    account = _with_db(obj.settings(), work)
+    if as_json:
+        click.echo(json.dumps(_account_json(account, token=True)))
+    else:
+        click.echo(f"auth_id     {account.auth_id}\nauth_token  {account.auth_token}")
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def accounts_list(obj: Context, as_json: bool) -> None:
+    """List accounts (without tokens)."""
+    found = _with_db(obj.settings(), account_store.all_accounts)
+    if as_json:
+        click.echo(json.dumps([_account_json(a, token=False) for a in found]))
+        return
+    for account in found:
+        kind = "sub " if account.is_subaccount else "main"
+        click.echo(f"{account.auth_id}  {kind}  {account.name}")
+
+
+def _existing(conn: Connection, auth_id: str) -> Account:
+    account = account_store.by_auth_id(conn, auth_id)
+    if account is None:
+        raise click.ClickException(f"no account {auth_id!r}")
+    return account
+
+
+@accounts.command("show")
+@click.argument("auth_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def accounts_show(obj: Context, auth_id: str, as_json: bool) -> None:
+    """Print an account's credentials."""
+    account = _with_db(obj.settings(), lambda conn: _existing(conn, auth_id))
+    if as_json:
+        click.echo(json.dumps(_account_json(account, token=True)))
+    else:
+        click.echo(f"auth_id     {account.auth_id}\nauth_token  {account.auth_token}")
+
+
+@accounts.command("update")
+@click.argument("auth_id")
+@click.option("--alphanumeric-sender/--no-alphanumeric-sender", default=None)
+@click.option("--smart-encoding/--no-smart-encoding", default=None)
+@click.option("--enable/--disable", "enabled", default=None)
+@click.pass_obj
+def accounts_update(
+    obj: Context,
+    auth_id: str,
+    alphanumeric_sender: bool | None,
+    smart_encoding: bool | None,
+    enabled: bool | None,
+) -> None:
+    """Change an account's switches."""
+    changes = {
+        name: value
+        for name, value in (
+            ("alphanumeric_sender", alphanumeric_sender),
+            ("smart_encoding", smart_encoding),
+            ("enabled", enabled),
+        )
+        if value is not None
+    }
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option")
+
+    def work(conn: Connection) -> Account:
+        account = _existing(conn, auth_id)
+        account_store.update_account(conn, account.id, SystemClock().now_us(), **changes)
+        return _existing(conn, auth_id)
+
+    account = _with_db(obj.settings(), work)
+    click.echo(json.dumps(_account_json(account, token=False)))
+
+
+@accounts.command("rotate-token")
+@click.argument("auth_id")
+@click.pass_obj
+def accounts_rotate(obj: Context, auth_id: str) -> None:
+    """Give an account a new auth_token; the old one stops working."""
+    token = new_auth_token()
+
+    def work(conn: Connection) -> None:
+        account = _existing(conn, auth_id)
+        account_store.set_auth_token(conn, account.id, token, SystemClock().now_us())
+
+    _with_db(obj.settings(), work)
+    click.echo(f"auth_id     {auth_id}\nauth_token  {token}")
+
+
+@main.group()
+def admin() -> None:
+    """Admin users (for /admin)."""
+
+
+@admin.command("set-password")
+@click.argument("username")
+@click.password_option(help="The new password (asked for when not given).")
+@click.pass_obj
+def admin_set_password(obj: Context, username: str, password: str) -> None:
+    """Create an admin user, or change an admin user's password."""
+    hashed = hash_password(password)
+
+    def work(conn: Connection) -> bool:
+        if account_store.set_admin_password(conn, username, hashed):
+            return False
+        account_store.insert_admin(conn, username, hashed, SystemClock().now_us())
+        return True
+
+    created = _with_db(obj.settings(), work)
+    click.echo(f"admin user {username!r} {'created' if created else 'updated'}")
+
+
+@main.group()
+def simulator() -> None:
+    """The simulator channel."""
+
+
+@simulator.command("inbound")
+@click.option("--from", "from_number", required=True, help="The handset's number.")
+@click.option("--to", "to_number", required=True, help="The gateway number it was sent to.")
+@click.option("--text", required=True)
+@click.option("--channel", help="Simulator channel name (default: the first simulator).")
+@click.option("--account", help="auth_id of the account that receives it.")
+@click.pass_obj
+def simulator_inbound(
+    obj: Context,
+    from_number: str,
+    to_number: str,
+    text: str,
+    channel: str | None,
+    account: str | None,
+) -> None:
+    """Make a message arrive on a simulator channel, as if a handset had sent it."""
+    settings = obj.settings()
+    sims = [c for c in settings.channels if c.kind == "simulator"]
+    chosen = next((c for c in sims if channel in (None, c.name)), None)
+    if chosen is None:
+        raise click.ClickException(f"no simulator channel {channel or ''!r} is configured")
+    default_account = KINDS["simulator"].options_model(**chosen.options).account
+    try:
+        event = inbound_event(chosen.name, from_number, to_number, text, account or default_account)
+    except InvalidParameter as exc:
+        raise click.ClickException(exc.message) from None
+
+    def work(conn: Connection) -> str:
+        if event.account_auth_id:
+            _existing(conn, event.account_auth_id)
+        outcome = recorder.apply(conn, [event], now=SystemClock().now_us())
+        if not outcome.transitions:
+            raise click.ClickException("no account exists to receive the message")
+        return outcome.transitions[0].uuid
+
+    uuid = _with_db(settings, work)
+    click.echo(f"received message_uuid {uuid}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Settings: defaults, then a TOML settings file, then ``SMSGATE_*`` environment variables,
+then command-line flags, each overriding the one before.
+
+The settings file is the one ``--config`` or ``SMSGATE_CONFIG`` names, else ``smsgate.toml`` in
+the working directory when there is one. Nested settings take ``__`` in environment variable
+names: ``SMSGATE_DISPATCHER__BATCH_SIZE=200``.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from smsgate.text.national import for_country, language_ids
+from smsgate.text.tables import LANGUAGES
+
+DEFAULT_SETTINGS_FILE = Path("smsgate.toml")
+
+_settings_file: ContextVar[Path | None] = ContextVar("smsgate_settings_file", default=None)
+
+
+class ChannelSettings(BaseModel):
+    """One channel: a name, a kind, and the kind's own options."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    kind: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DispatcherSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    poll_interval: float = Field(default=1.0, gt=0, description="seconds between idle polls")
+    retry_base: float = Field(default=5.0, gt=0, description="first retry delay, seconds")
+    retry_max: float = Field(default=600.0, gt=0, description="longest retry delay, seconds")
+
+
+class CallbackSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout: float = Field(default=10.0, gt=0, description="seconds per attempt")
+    max_attempts: int = Field(default=10, ge=1)
+    backoff_base: float = Field(default=2.0, gt=0, description="first retry delay, seconds")
+    backoff_max: float = Field(default=900.0, gt=0, description="longest retry delay, seconds")
+    concurrency: int = Field(default=64, ge=1, description="attempts in flight at once")
+    batch_size: int = Field(default=200, ge=1)
+    poll_interval: float = Field(default=1.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SMSGATE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path("smsgate-data")
+    database_url: str | None = Field(
+        default=None, description="sqlite:///path or postgresql://…; default: SQLite in data_dir"
+    )
+    log_format: Literal["console", "json"] = "console"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = Field(default=True, description="one line per HTTP request on stderr")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="proxies trusted to set X-Forwarded-For (requester_ip); '*' trusts any",
+    )
+    channels: list[ChannelSettings] = Field(
+        default_factory=lambda: [ChannelSettings(name="simulator", kind="simulator")]
+    )
+    default_channel: str | None = Field(
+        default=None, description="channel for outbound messages; default: the first channel"
+    )
+    national_languages: Literal["by_country", "none", "all"] | list[str] = Field(
+        default="by_country",
+        description="national language tables for GSM text: by the destination's country, "
+        "none, all, or a list of languages (turkish, spanish, portuguese, hindi, ...)",
+    )
+    dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_names(cls, value: list[ChannelSettings]) -> list[ChannelSettings]:
+        names = [channel.name for channel in value]
+        if len(set(names)) != len(names):
+            raise ValueError("channel names must be unique")
+        if not value:
+            raise ValueError("configure at least one channel")
+        return value
+
+    @field_validator("national_languages")
+    @classmethod
+    def _known_languages(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list):
+            language_ids(value)  # raises ValueError naming an unknown language
+        return value
+
+    def languages_for(self, country_iso2: str) -> tuple[int, ...]:
+        """National language ids to consider for a destination in ``country_iso2``."""
+        if self.national_languages == "by_country":
+            return for_country(country_iso2)
+        if self.national_languages == "none":
+            return ()
+        if self.national_languages == "all":
+            return tuple(range(1, len(LANGUAGES)))
+        return language_ids(self.national_languages)
+
+    @model_validator(mode="after")
+    def _default_channel_exists(self) -> Settings:
+        names = [channel.name for channel in self.channels]
+        if self.default_channel is not None and self.default_channel not in names:
+            raise ValueError(
+                f"default_channel {self.default_channel!r} is not one of the channels "
+                f"({', '.join(names)})"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'smsgate.db').resolve()}"
+
+    @property
+    def outbound_channel(self) -> str:
+        return self.default_channel or self.channels[0].name
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _settings_file.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+class SettingsFileError(ValueError):
+    pass
+
+
+def settings_file(explicit: Path | None) -> Path | None:
+    """The settings file in force: the flag's, the environment's, or ./smsgate.toml if present."""
+    if explicit is not None:
+        chosen: Path | None = explicit
+    elif os.environ.get("SMSGATE_CONFIG"):
+        chosen = Path(os.environ["SMSGATE_CONFIG"])
+    else:
+        chosen = DEFAULT_SETTINGS_FILE if DEFAULT_SETTINGS_FILE.is_file() else None
+    if chosen is not None and not chosen.is_file():
+        raise SettingsFileError(f"settings file not found: {chosen}")
+    return chosen
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from every source; ``overrides`` (command-line flags) win over all others."""
+    token = _settings_file.set(settings_file(config))
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _settings_file.reset(token)

@@ -1,0 +1,133 @@
+"""The dispatcher: claims due messages in batches and hands each to its channel.
+
+It claims no more than the channel has room for, so a claimed message is always being sent,
+never waiting. Outcomes go to the event sink and through ``record`` like every other change.
+Messages that outlive ``message_expiry`` in the queue fail with error 420.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import structlog
+
+from smsgate.channels.base import Channel, Outbound
+from smsgate.config import DispatcherSettings
+from smsgate.core import errors
+from smsgate.core.clock import Clock, seconds
+from smsgate.core.events import Event, Expired, SendFailed, Submitted
+from smsgate.core.loops import finish, run_forever
+from smsgate.core.models import Message
+from smsgate.core.sink import BatchingSink
+from smsgate.store import messages as message_store
+from smsgate.store.database import Database
+from smsgate.store.writer import Writer
+
+log = structlog.get_logger(__name__)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        writer: Writer,
+        clock: Clock,
+        node_id: str,
+        channels: dict[str, Channel],
+        default_channel: str,
+        sink: BatchingSink,
+        settings: DispatcherSettings,
+    ) -> None:
+        self._db = db
+        self._writer = writer
+        self._clock = clock
+        self._node = node_id
+        self._channels = channels
+        self._default = default_channel
+        self._sink = sink
+        self._settings = settings
+        self._wake = asyncio.Event()
+        self._sends: set[asyncio.Task[None]] = set()
+        self._next_sweep = 0
+        self._starved = False
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        await run_forever(self.tick, self._wake, self._settings.poll_interval, "dispatcher")
+
+    async def drain(self, grace: float = 10.0) -> None:
+        """Wait for sends in flight to finish; cancel those still running after ``grace``
+        seconds (their messages go back to the queue and are sent again later)."""
+        await finish(self._sends, grace)
+
+    async def tick(self) -> bool:
+        """Expire what is overdue and hand due messages to channels. True when more may wait."""
+        now = self._clock.now_us()
+        limit = self._settings.batch_size
+        if now >= self._next_sweep:
+            self._next_sweep = now + seconds(self._settings.poll_interval)
+            overdue = await self._db.read(
+                lambda conn: message_store.expired_uuids(conn, now, limit)
+            )
+            for uuid in overdue:
+                self._sink.emit(Expired(uuid))
+
+        channel = self._channels.get(self._default)
+        free = channel.free_slots if channel is not None else 0
+        self._starved = free == 0
+        if channel is None or free == 0:
+            return False
+        want = min(free, limit)
+        claimed = await self._writer.run(
+            lambda conn: message_store.claim(conn, self._node, now, want)
+        )
+        for msg in claimed:
+            channel.in_flight += 1
+            task = asyncio.create_task(self._send(channel, msg))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+        return len(claimed) == want and channel.free_slots > 0
+
+    def _retry_at(self, msg: Message) -> int:
+        delay = self._settings.retry_base * 2 ** max(0, msg.attempts - 1)
+        return self._clock.now_us() + seconds(min(delay, self._settings.retry_max))
+
+    async def _send(self, channel: Channel, msg: Message) -> None:
+        outbound = Outbound(
+            uuid=msg.uuid,
+            src=msg.from_number,
+            dst=msg.to_number,
+            text=msg.text or "",
+            encoding=msg.encoding,
+            units=msg.units,
+            attempt=msg.attempts,
+        )
+        result: Event
+        try:
+            async with asyncio.timeout(channel.options.send_timeout):
+                sent: Submitted | SendFailed = await channel.send(outbound)
+            result = sent
+        except TimeoutError:
+            log.warning("channel did not answer", channel=channel.name, message_uuid=msg.uuid)
+            result = SendFailed(
+                msg.uuid,
+                errors.DISPATCH_FAILED,
+                f"{channel.name} did not answer in {channel.options.send_timeout:g} s",
+                temporary=True,
+            )
+        except Exception as exc:
+            log.exception("channel send raised", channel=channel.name, message_uuid=msg.uuid)
+            result = SendFailed(
+                msg.uuid, errors.DISPATCH_FAILED, f"{channel.name}: {exc}", temporary=True
+            )
+        finally:
+            channel.in_flight -= 1
+            if self._starved:
+                self._wake.set()
+        if isinstance(result, SendFailed) and result.temporary and result.retry_at is None:
+            result = dataclasses.replace(result, retry_at=self._retry_at(msg))
+        self._sink.emit(result)

@@ -1,0 +1,64 @@
+"""What channels and the dispatcher report to the core. Only the core turns them into state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """The channel took the message: it is ``sent``."""
+
+    message_uuid: str
+    channel: str
+    channel_ref: str | None = None
+    rate: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendFailed:
+    """The channel refused or could not take the message.
+
+    A ``temporary`` failure leaves the message in the queue until ``retry_at`` (the dispatcher
+    sets it from its backoff when the channel does not); otherwise the message is ``failed``.
+    """
+
+    message_uuid: str
+    error_code: str
+    reason: str = ""
+    temporary: bool = False
+    retry_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """The network's verdict, naming the message by ``message_uuid`` or by ``channel`` and
+    ``channel_ref``."""
+
+    delivered: bool
+    error_code: str = ""
+    message_uuid: str | None = None
+    channel: str | None = None
+    channel_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """The message outlived its ``message_expiry`` in the queue."""
+
+    message_uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundReceived:
+    """A message arrived from a handset through ``channel``."""
+
+    channel: str
+    from_number: str
+    to_number: str
+    text: str
+    account_auth_id: str | None = None
+    units: int | None = None
+
+
+Event = Submitted | SendFailed | DeliveryReport | Expired | InboundReceived

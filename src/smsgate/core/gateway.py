@@ -1,0 +1,277 @@
+"""The gateway: the store, the writer, the channels, the dispatcher and the notifier, wired
+together and started and stopped in the right order. Faces call the use cases here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import Connection, text
+
+from smsgate.channels.base import Channel
+from smsgate.channels.registry import ChannelConfigError, build_channel
+from smsgate.config import Settings
+from smsgate.core import record as recorder
+from smsgate.core.accounts import AccountDirectory, Scope
+from smsgate.core.clock import Clock, SystemClock, seconds
+from smsgate.core.dispatcher import Dispatcher
+from smsgate.core.events import Event
+from smsgate.core.ids import api_id, uuid7
+from smsgate.core.metrics import Metrics
+from smsgate.core.models import Message
+from smsgate.core.notifier import Notifier
+from smsgate.core.sink import BatchingSink
+from smsgate.core.submission import Prepared, Submission, prepare
+from smsgate.store import messages as message_store
+from smsgate.store import nodes as node_store
+from smsgate.store import schema
+from smsgate.store.database import Database
+from smsgate.store.messages import MessageFilter
+from smsgate.store.writer import Writer
+
+log = structlog.get_logger(__name__)
+
+HEARTBEAT_SECONDS = 10.0
+NODE_DEAD_AFTER_SECONDS = 60.0
+
+ExtraRows = Callable[[Prepared], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    name: str
+    kind: str
+    up: bool
+    in_flight: int
+    detail: dict[str, Any]
+
+
+class Gateway:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        clock: Clock | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        node_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock: Clock = clock or SystemClock()
+        # A stable id (see server.claim_identity) lets a restart reclaim its own work at once.
+        self.node_id = node_id or f"{socket.gethostname()[:24]}-{uuid7()[-12:]}"
+        self.writer = Writer(db.writer)
+        self.metrics = Metrics()
+        self.accounts = AccountDirectory(db)
+        self.sink = BatchingSink(self.record)
+        self.channels: dict[str, Channel] = {
+            cs.name: build_channel(cs, self.sink, self.clock) for cs in settings.channels
+        }
+        self.dispatcher = Dispatcher(
+            db=db,
+            writer=self.writer,
+            clock=self.clock,
+            node_id=self.node_id,
+            channels=self.channels,
+            default_channel=settings.outbound_channel,
+            sink=self.sink,
+            settings=settings.dispatcher,
+        )
+        self.notifier = Notifier(
+            writer=self.writer,
+            clock=self.clock,
+            node_id=self.node_id,
+            accounts=self.accounts,
+            settings=settings.callbacks,
+            metrics=self.metrics,
+            client=http_client,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._watchers: set[asyncio.Queue[recorder.Transition]] = set()
+        self._last_beat = 0.0
+        self.started = False
+
+    # lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, *, background: bool = True) -> None:
+        """Start the writer and channels; with ``background`` also the dispatcher, notifier and
+        heartbeat loops (tests drive ``dispatcher.tick()`` and ``notifier.tick()`` themselves)."""
+        for channel in self.channels.values():
+            named = channel.options.account
+            if named and await self.accounts.by_auth_id(named) is None:
+                raise ChannelConfigError(
+                    f"channel {channel.name!r}: account {named!r} does not exist"
+                )
+        self.writer.start()
+        # Claims under this node's id are from a previous life of this same node (the id is
+        # stable and held by one process at a time): they go back to the queue at once.
+        released = await self.writer.run(lambda conn: node_store.leave(conn, self.node_id))
+        if released:
+            log.info("returned this node's earlier claims to the queue", count=released)
+        await self.writer.run(self._beat)
+        await self._recover()
+        for channel in self.channels.values():
+            await channel.start()
+        if background:
+            if self.settings.dispatcher.enabled:
+                self._spawn(self.dispatcher.run, "smsgate-dispatcher")
+            self._spawn(self.notifier.run, "smsgate-notifier")
+            self._spawn(self._heartbeat, "smsgate-heartbeat")
+        self.started = True
+        log.info("gateway started", node=self.node_id, channels=list(self.channels))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.dispatcher.drain()
+        for channel in self.channels.values():
+            await channel.stop()
+        await self.sink.close()
+        await self.notifier.close()
+        with contextlib.suppress(Exception):
+            await self.writer.run(lambda conn: node_store.leave(conn, self.node_id))
+        await self.writer.stop()
+        self.writer.close()
+        self.started = False
+        log.info("gateway stopped", node=self.node_id)
+
+    def _spawn(self, fn: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+        self._tasks.append(asyncio.create_task(fn(), name=name))
+
+    def _beat(self, conn: Connection) -> None:
+        now = node_store.now_us(conn, self.clock.now_us())
+        node_store.heartbeat(conn, self.node_id, socket.gethostname(), now)
+        self._last_beat = time.monotonic()
+
+    async def _recover(self) -> None:
+        """Hand work claimed by nodes that are gone back to the queue. SQLite has one node at a
+        time, so there every claim belonged to a process that is gone. Elsewhere a node only
+        judges others while its own heartbeats succeed: after an outage it waits to be sure."""
+        if not self.db.is_sqlite and time.monotonic() - self._last_beat > 2 * HEARTBEAT_SECONDS:
+            return
+
+        def work(conn: Connection) -> int:
+            if self.db.is_sqlite:
+                return node_store.release_all(conn, keep=self.node_id)
+            now = node_store.now_us(conn, self.clock.now_us())
+            return node_store.release_orphaned_claims(
+                conn, alive_since=now - seconds(NODE_DEAD_AFTER_SECONDS)
+            )
+
+        released = await self.writer.run(work)
+        if released:
+            log.info("returned claimed messages to the queue", count=released)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self.writer.run(self._beat)
+                await self._recover()
+            except Exception:
+                log.exception("heartbeat failed")
+
+    # use cases -----------------------------------------------------------------------------
+
+    async def accept(
+        self,
+        scope: Scope,
+        submission: Submission,
+        *,
+        requester_ip: str,
+        request_id: str | None = None,
+        extra_rows: ExtraRows | None = None,
+    ) -> Prepared:
+        """Validate and durably store an outbound request; raises InvalidParameter."""
+        now = self.clock.now_us()
+        prepared = prepare(
+            scope.owner,
+            submission,
+            now=now,
+            request_id=request_id or api_id(),
+            requester_ip=requester_ip,
+            languages_for=self.settings.languages_for,
+        )
+        callbacks = prepared.callbacks + (extra_rows(prepared) if extra_rows else [])
+        await self.writer.insert(
+            {
+                schema.messages: prepared.messages,
+                schema.callbacks: callbacks,
+            }
+        )
+        self.metrics.messages.labels("outbound", "queued", "").inc(len(prepared.uuids))
+        self.dispatcher.notify()
+        if callbacks:
+            self.notifier.notify()
+        return prepared
+
+    async def record(self, events: list[Event]) -> recorder.Outcome:
+        """Apply events to messages (the state machine) in one transaction."""
+        now = self.clock.now_us()
+        outcome = await self.writer.run(lambda conn: recorder.apply(conn, events, now=now))
+        for change in outcome.transitions:
+            self.metrics.messages.labels(change.direction, change.state, change.channel or "").inc()
+            for queue in self._watchers:
+                queue.put_nowait(change)
+        if outcome.callbacks:
+            self.notifier.notify()
+        if outcome.unmatched:
+            log.warning("events matched no message", count=len(outcome.unmatched))
+        return outcome
+
+    @contextlib.contextmanager
+    def watch(self) -> Iterator[asyncio.Queue[recorder.Transition]]:
+        """A queue that receives every state change stored while the block runs."""
+        queue: asyncio.Queue[recorder.Transition] = asyncio.Queue()
+        self._watchers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._watchers.discard(queue)
+
+    async def message(self, scope: Scope, uuid: str) -> Message | None:
+        return await self.db.read(lambda conn: message_store.get(conn, uuid, scope.account_ids))
+
+    async def messages(
+        self, where: MessageFilter, limit: int, offset: int
+    ) -> tuple[list[Message], int]:
+        return await self.db.read(lambda conn: message_store.page(conn, where, limit, offset))
+
+    # operations ----------------------------------------------------------------------------
+
+    async def store_up(self) -> bool:
+        try:
+            async with asyncio.timeout(2.0):
+                await self.db.read(lambda conn: conn.execute(text("SELECT 1")))
+        except Exception:
+            return False
+        return True
+
+    def channel_status(self) -> list[ChannelStatus]:
+        result = []
+        for channel in self.channels.values():
+            health = channel.health()
+            self.metrics.channel_up.labels(channel.name).set(1 if health.up else 0)
+            result.append(
+                ChannelStatus(
+                    channel.name, channel.kind, health.up, channel.in_flight, health.detail
+                )
+            )
+        return result
+
+    async def queue_depth(self) -> int:
+        depth = await self.db.read(message_store.queue_depth)
+        self.metrics.queue_depth.set(depth)
+        return depth

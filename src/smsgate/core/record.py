@@ -1,0 +1,242 @@
+"""The one place a message changes state.
+
+``apply`` takes a batch of events, loads the messages they name, moves each through the state
+machine, and writes the new state, an event row and (when the message has a ``url``) the status
+callback in the caller's transaction: a crash loses nothing, and no callback is ever sent for a
+change that was not stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection
+
+from smsgate.core import errors
+from smsgate.core.events import (
+    DeliveryReport,
+    Event,
+    Expired,
+    InboundReceived,
+    SendFailed,
+    Submitted,
+)
+from smsgate.core.ids import api_id, uuid7
+from smsgate.core.models import Message
+from smsgate.core.privacy import HIDE_CONTENT, HIDE_NUMBERS
+from smsgate.core.states import TERMINAL, Direction, State, can_move
+from smsgate.core.submission import status_callback_row
+from smsgate.store import accounts as account_store
+from smsgate.store import messages as message_store
+from smsgate.store import outbox
+from smsgate.text.numbers import mask_number, sanitize_sender
+from smsgate.text.segments import segment, well_formed
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    uuid: str
+    direction: str
+    previous: str | None
+    state: str
+    channel: str | None
+
+
+@dataclass(slots=True)
+class Outcome:
+    transitions: list[Transition] = field(default_factory=list)
+    unmatched: list[Event] = field(default_factory=list)
+    callbacks: int = 0
+
+
+class _Batch:
+    """The messages of one batch and the rows their changes produce."""
+
+    def __init__(self, loaded: list[Message], now: int) -> None:
+        self.now = now
+        self.by_uuid = {msg.uuid: msg for msg in loaded}
+        self.by_ref: dict[tuple[str | None, str | None], Message] = {
+            (msg.channel, msg.channel_ref): msg for msg in loaded if msg.channel_ref
+        }
+        self.changed: dict[str, Message] = {}
+        self.created: list[Message] = []
+        self.created_uuids: set[str] = set()  # written by INSERT, not UPDATE
+        self.events: list[dict[str, Any]] = []
+        self.callbacks: list[dict[str, Any]] = []
+        self.outcome = Outcome()
+
+    def find(self, uuid: str | None, channel: str | None, ref: str | None) -> Message | None:
+        if uuid is not None:
+            return self.by_uuid.get(uuid)
+        return self.by_ref.get((channel, ref))
+
+    def note(self, msg: Message, kind: str, error_code: str = "", detail: str = "") -> None:
+        self.events.append(
+            {
+                "message_uuid": msg.uuid,
+                "kind": kind,
+                "state": msg.state,
+                "error_code": error_code,
+                "detail": detail,
+                "created_at": self.now,
+            }
+        )
+        if msg.uuid not in self.created_uuids:
+            self.changed[msg.uuid] = msg
+        msg.updated_at = self.now
+
+    def move(self, msg: Message, target: State, error_code: str = "", detail: str = "") -> None:
+        previous = msg.state
+        msg.state = target
+        msg.error_code = error_code
+        if target in (State.DELIVERED, State.UNDELIVERED):
+            msg.dlr_at = self.now
+        msg.claimed_by = None
+        self.note(msg, target.value, error_code, detail)
+        if msg.url and msg.direction == Direction.OUTBOUND:
+            msg.callback_seq += 1
+            self.callbacks.append(status_callback_row(msg, target, msg.callback_seq, self.now))
+            self.outcome.callbacks += 1
+        self.outcome.transitions.append(
+            Transition(msg.uuid, msg.direction, previous, target.value, msg.channel)
+        )
+        _forget(msg, target)
+
+
+def _forget(msg: Message, state: State) -> None:
+    """Drop what ``log`` says not to keep, once the message no longer needs it."""
+    if msg.direction != Direction.OUTBOUND:
+        return
+    if msg.log in HIDE_CONTENT and state in (State.SENT, *TERMINAL):
+        msg.text = None
+    if msg.log in HIDE_NUMBERS and state in TERMINAL:
+        msg.from_number = mask_number(msg.from_number)
+        msg.to_number = mask_number(msg.to_number)
+
+
+def _submitted(batch: _Batch, msg: Message, event: Submitted) -> None:
+    msg.channel = event.channel
+    msg.channel_ref = event.channel_ref
+    if event.rate is not None:
+        msg.total_rate = event.rate
+    msg.claimed_by = None
+    if event.channel_ref:
+        batch.by_ref[(event.channel, event.channel_ref)] = msg
+    if can_move(State(msg.state), State.SENT):
+        msg.sent_at = batch.now
+        batch.move(msg, State.SENT)
+    else:
+        batch.note(msg, "submitted", detail="submission recorded after its delivery report")
+
+
+def _send_failed(batch: _Batch, msg: Message, event: SendFailed) -> None:
+    if not can_move(State(msg.state), State.FAILED):
+        return  # already handed over or settled: a late failure changes nothing
+    if event.temporary:
+        retry_at = event.retry_at if event.retry_at is not None else batch.now
+        if retry_at < msg.expires_at:
+            msg.next_attempt_at = retry_at
+            msg.claimed_by = None
+            batch.note(msg, "retry", event.error_code, event.reason)
+        else:
+            batch.move(msg, State.FAILED, errors.EXPIRED, f"expired before a retry: {event.reason}")
+        return
+    batch.move(msg, State.FAILED, event.error_code, event.reason)
+
+
+def _delivery_report(batch: _Batch, msg: Message, event: DeliveryReport) -> None:
+    target = State.DELIVERED if event.delivered else State.UNDELIVERED
+    if not can_move(State(msg.state), target):
+        batch.note(msg, "late_report", event.error_code, f"report {target} after {msg.state}")
+        return
+    if can_move(State(msg.state), State.SENT):  # the report overtook the handover's record
+        msg.sent_at = msg.sent_at or batch.now
+        batch.move(msg, State.SENT)
+    code = errors.SUCCESS if event.delivered else (event.error_code or errors.UNKNOWN)
+    batch.move(msg, target, code)
+
+
+def _expired(batch: _Batch, msg: Message) -> None:
+    if can_move(State(msg.state), State.FAILED):
+        batch.move(msg, State.FAILED, errors.EXPIRED, "message_expiry elapsed in the queue")
+
+
+def _inbound(conn: Connection, batch: _Batch, event: InboundReceived) -> None:
+    if event.account_auth_id:
+        # A named account must exist: never hand one tenant's message to another.
+        account = account_store.by_auth_id(conn, event.account_auth_id)
+    else:
+        account = account_store.first_main_account(conn)
+    if account is None:
+        log.warning(
+            "inbound message has no account to own it",
+            channel=event.channel,
+            account=event.account_auth_id,
+        )
+        batch.outcome.unmatched.append(event)
+        return
+    text = well_formed(event.text)
+    seg = segment(text)
+    now = batch.now
+    msg = Message(
+        uuid=uuid7(),
+        account_id=account.id,
+        direction=Direction.INBOUND,
+        state=State.RECEIVED,
+        from_number=sanitize_sender(event.from_number),
+        to_number=sanitize_sender(event.to_number),
+        text=text,
+        encoding=seg.name,
+        units=event.units or seg.units,
+        created_at=now,
+        request_id=api_id(),
+        channel=event.channel,
+    )
+    batch.created.append(msg)
+    batch.created_uuids.add(msg.uuid)
+    batch.by_uuid[msg.uuid] = msg
+    batch.outcome.transitions.append(
+        Transition(msg.uuid, msg.direction, None, State.RECEIVED.value, event.channel)
+    )
+
+
+def apply(conn: Connection, events: list[Event], *, now: int) -> Outcome:
+    """Apply ``events`` in order inside the caller's transaction."""
+    uuids = {
+        e.message_uuid for e in events if not isinstance(e, InboundReceived) and e.message_uuid
+    }
+    refs = {
+        (e.channel, e.channel_ref)
+        for e in events
+        if isinstance(e, DeliveryReport) and e.message_uuid is None and e.channel and e.channel_ref
+    }
+    loaded = message_store.lock(conn, uuids, refs)
+    batch = _Batch(loaded, now)
+    for event in events:
+        if isinstance(event, InboundReceived):
+            _inbound(conn, batch, event)
+            continue
+        if isinstance(event, DeliveryReport):
+            msg = batch.find(event.message_uuid, event.channel, event.channel_ref)
+        else:
+            msg = batch.find(event.message_uuid, None, None)
+        if msg is None:
+            batch.outcome.unmatched.append(event)
+            continue
+        if isinstance(event, Submitted):
+            _submitted(batch, msg, event)
+        elif isinstance(event, SendFailed):
+            _send_failed(batch, msg, event)
+        elif isinstance(event, DeliveryReport):
+            _delivery_report(batch, msg, event)
+        elif isinstance(event, Expired):
+            _expired(batch, msg)
+    message_store.insert(conn, [msg.as_row() for msg in batch.created])
+    message_store.save(conn, list(batch.changed.values()))
+    message_store.insert_events(conn, batch.events)
+    outbox.insert(conn, batch.callbacks)
+    return batch.outcome

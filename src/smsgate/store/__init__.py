@@ -1,0 +1,1 @@
+"""Persistence: schema, migrations and queries. SQLite by default, PostgreSQL for clusters."""

@@ -1,0 +1,155 @@
+"""The tables. Times are BIGINT microseconds since the epoch (UTC), the same on every database."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData()
+
+#: An auto-incrementing 64-bit key (INTEGER PRIMARY KEY is SQLite's rowid).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("auth_id", String(20), nullable=False, unique=True),
+    Column("auth_token", String(64), nullable=False),
+    Column("parent_id", Id, ForeignKey("accounts.id"), nullable=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("alphanumeric_sender", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("smart_encoding", Boolean, nullable=False, server_default=text("false")),
+)
+
+admin_users = Table(
+    "admin_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(300), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("request_id", String(36), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("type", String(8), nullable=False),
+    Column("from_number", String(32), nullable=False),
+    Column("to_number", String(32), nullable=False),
+    Column("text", Text, nullable=True),
+    Column("encoding", String(32), nullable=False),
+    Column("units", Integer, nullable=False),
+    Column("error_code", String(8), nullable=False, server_default=""),
+    Column("url", Text, nullable=True),
+    Column("method", String(4), nullable=False, server_default="POST"),
+    Column("log", String(16), nullable=False, server_default="true"),
+    Column("trackable", Boolean, nullable=False, server_default=text("false")),
+    Column("requester_ip", String(64), nullable=False, server_default=""),
+    Column("destination_country_iso2", String(2), nullable=False, server_default=""),
+    Column("dlt_entity_id", String(64), nullable=False, server_default=""),
+    Column("dlt_template_id", String(64), nullable=False, server_default=""),
+    Column("dlt_template_category", String(32), nullable=False, server_default=""),
+    Column("total_rate", String(16), nullable=False, server_default="0.00000"),
+    Column("channel", String(64), nullable=True),
+    Column("channel_ref", String(100), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("callback_seq", Integer, nullable=False, server_default="0"),
+    Column("claimed_by", String(40), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("sent_at", BigInteger, nullable=True),
+    Column("dlr_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("text_replaced", Boolean, nullable=False, server_default=text("false")),
+    Index("ix_messages_account_time", "account_id", "created_at"),
+    Index("ix_messages_channel_ref", "channel", "channel_ref"),
+    Index(
+        "ix_messages_queue",
+        "next_attempt_at",
+        sqlite_where=text("state = 'queued' AND claimed_by IS NULL"),
+        postgresql_where=text("state = 'queued' AND claimed_by IS NULL"),
+    ),
+    Index(
+        "ix_messages_expiry",
+        "expires_at",
+        sqlite_where=text("state = 'queued'"),
+        postgresql_where=text("state = 'queued'"),
+    ),
+    Index(
+        "ix_messages_claimed",
+        "claimed_by",
+        sqlite_where=text("claimed_by IS NOT NULL"),
+        postgresql_where=text("claimed_by IS NOT NULL"),
+    ),
+)
+
+message_events = Table(
+    "message_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_uuid", String(36), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("error_code", String(8), nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_message_events_message", "message_uuid"),
+)
+
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("message_uuid", String(36), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("method", String(4), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("private", Boolean, nullable=False, server_default=text("false")),
+    Column("state", String(12), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("claimed_by", String(40), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Index("ix_callbacks_message", "message_uuid"),
+    Index(
+        "ix_callbacks_due",
+        "next_attempt_at",
+        sqlite_where=text("state = 'pending' AND claimed_by IS NULL"),
+        postgresql_where=text("state = 'pending' AND claimed_by IS NULL"),
+    ),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("hostname", String(200), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("heartbeat_at", BigInteger, nullable=False),
+)
