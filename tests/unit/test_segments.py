@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gsm0338  # noqa: F401 - registers the independent "gsm03.38" codec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from smsgate.text.errors import EncodeError
 from smsgate.text.gsm7 import DEFAULT, ESCAPE, is_gsm7
-from smsgate.text.segments import Encoding, segment
+from smsgate.text.segments import Encoding, encoding_named, segment
 from smsgate.text.tables import LOCKING, SINGLE_SHIFT
 
 SEPTET_COST = DEFAULT.costs()
@@ -116,3 +118,27 @@ def test_ucs2_parts_rejoin_and_fit(text: str) -> None:
         assert all(0 < cost(part.text, Encoding.UCS2) <= multi for part in seg.parts)
     else:
         assert seg.length <= single
+
+
+@given(
+    st.text(st.sampled_from("aç€ğışĞ😀ж\u201c"), max_size=300),
+    st.sampled_from([(), (1,), (2,), (3,), (1, 2, 3)]),
+)
+def test_a_recorded_encoding_reproduces_the_same_parts(
+    text: str, languages: tuple[int, ...]
+) -> None:
+    """Channels re-segment from the label stored with the message: same parts, same bytes."""
+    first = segment(text, languages=languages)
+    again = segment(text, encoding=encoding_named(first.name))
+    assert again.name == first.name
+    assert [(p.text, p.length, p.udh) for p in again.parts] == [
+        (p.text, p.length, p.udh) for p in first.parts
+    ]
+
+
+def test_a_recorded_encoding_refuses_text_it_cannot_carry() -> None:
+    with pytest.raises(EncodeError, match="ж"):
+        segment("жук", encoding=encoding_named("GSM/turkish"))
+    for bad in ("UTF-8", "GSM/klingon", "GSM+", "GSMx"):
+        with pytest.raises(EncodeError, match="not a GSM alphabet"):
+            encoding_named(bad)

@@ -1,4 +1,4 @@
-"""``GET /v1/segments``: how a text would travel, before it is sent.
+"""``GET /v1/segments/`` (with or without the slash): how a text would travel, before it is sent.
 
 Encoding, characters, parts and the room left in the last part, by the same function the
 gateway bills with. Public: it computes, it stores nothing.
@@ -47,7 +47,7 @@ class Segments(BaseModel):
 
 
 @router.get(
-    "/v1/segments",
+    "/v1/segments/",
     summary="Count the encoding, characters and parts of a text before sending it",
     response_model=Segments,
 )
