@@ -21,7 +21,14 @@ from smsgate.store import messages as message_store
 from smsgate.store import nodes as node_store
 from smsgate.store.database import Database
 from smsgate.store.migrate import migrate
-from smsgate.store.schema import callbacks, message_events, messages, metadata, nodes
+from smsgate.store.schema import (
+    callbacks,
+    message_events,
+    message_parts,
+    messages,
+    metadata,
+    nodes,
+)
 from smsgate.store.writer import Writer
 from tests.conftest import GatewayFactory, scope_of
 
@@ -173,6 +180,50 @@ async def test_record_walks_the_state_machine(gateway: Gateway, account: Account
     # Terminal states stay terminal; late reports are noted, not applied.
     outcome = await gateway.record([DeliveryReport(True, message_uuid=c), Expired(b)])
     assert outcome.transitions == []
+
+
+async def test_part_reports_settle_the_message(gateway: Gateway, account: Account) -> None:
+    a, b, c = await _queue(gateway, account, dst="14155550101<14155550102<14155550103")
+    scope = await scope_of(gateway, account)
+
+    async def state(uuid: str) -> tuple[str, str]:
+        msg = await gateway.message(scope, uuid)
+        assert msg is not None
+        return msg.state, msg.error_code
+
+    def part(ref: str, delivered: bool = True, code: str = "") -> DeliveryReport:
+        return DeliveryReport(delivered, code, channel="modem", channel_ref=ref)
+
+    # a: both parts delivered, the second report in the same batch as the handover.
+    await gateway.record(
+        [Submitted(a, "modem", "101/7", part_refs=("101/7", "101/8")), part("101/8")]
+    )
+    assert await state(a) == ("sent", "")
+    await gateway.record([part("101/7")])
+    assert await state(a) == ("delivered", "000")
+    # b: the first failed part settles the message; later parts change nothing.
+    await gateway.record([Submitted(b, "modem", "102/9", part_refs=("102/9", "102/10"))])
+    await gateway.record([part("102/10", False, "70")])
+    assert await state(b) == ("undelivered", "70")
+    outcome = await gateway.record([part("102/9")])
+    assert outcome.transitions == [] and outcome.unmatched == [part("102/9")]
+    # c: a reference the network reuses names the newest message still waiting.
+    await gateway.record([Submitted(c, "modem", "101/7", part_refs=("101/7",))])
+    await gateway.record([part("101/7", False, "80")])
+    assert await state(c) == ("undelivered", "80")
+    assert await state(a) == ("delivered", "000")
+    rows = await gateway.db.read(
+        lambda conn: conn.execute(
+            select(message_parts.c.message_uuid, message_parts.c.state).order_by(message_parts.c.id)
+        ).all()
+    )
+    assert [tuple(r) for r in rows] == [
+        (a, "delivered"),
+        (a, "delivered"),
+        (b, "sent"),
+        (b, "undelivered"),
+        (c, "undelivered"),
+    ]
 
 
 async def test_temporary_failures_wait_and_then_expire(

@@ -13,6 +13,9 @@ class Submitted:
     channel: str
     channel_ref: str | None = None
     rate: str | None = None
+    #: One reference per part, when the channel's delivery reports name parts (a modem's
+    #: TP-MR per part): the message is delivered once every part is.
+    part_refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,9 @@ class SendFailed:
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
     """The network's verdict, naming the message by ``message_uuid`` or by ``channel`` and
-    ``channel_ref``."""
+    ``channel_ref`` (the message's reference, or one of its ``part_refs``: then it is that
+    part's verdict, and the message is settled by the first failed part or the last
+    delivered one)."""
 
     delivered: bool
     error_code: str = ""

@@ -31,6 +31,8 @@ from smsgate.core.submission import status_callback_row
 from smsgate.store import accounts as account_store
 from smsgate.store import messages as message_store
 from smsgate.store import outbox
+from smsgate.store import parts as part_store
+from smsgate.store.parts import Part
 from smsgate.text.numbers import mask_number, sanitize_sender
 from smsgate.text.segments import segment, well_formed
 
@@ -63,6 +65,10 @@ class _Batch:
             (msg.channel, msg.channel_ref): msg for msg in loaded if msg.channel_ref
         }
         self.changed: dict[str, Message] = {}
+        self.parts: dict[str, list[Part]] = {}
+        self.part_by_ref: dict[tuple[str, str], Part] = {}
+        self.new_parts: list[Part] = []
+        self.changed_parts: dict[int, Part] = {}
         self.created: list[Message] = []
         self.created_uuids: set[str] = set()  # written by INSERT, not UPDATE
         self.events: list[dict[str, Any]] = []
@@ -72,7 +78,23 @@ class _Batch:
     def find(self, uuid: str | None, channel: str | None, ref: str | None) -> Message | None:
         if uuid is not None:
             return self.by_uuid.get(uuid)
+        part = self.part(channel, ref)
+        if part is not None:
+            return self.by_uuid.get(part.message_uuid)
         return self.by_ref.get((channel, ref))
+
+    def part(self, channel: str | None, ref: str | None) -> Part | None:
+        return self.part_by_ref.get((channel, ref)) if channel and ref else None
+
+    def add_parts(self, found: list[Part]) -> None:
+        """Index parts by reference; a reference reused by the network names the newest."""
+        for part in found:
+            if part.message_uuid in self.by_uuid:
+                self.parts.setdefault(part.message_uuid, []).append(part)
+                known = self.part_by_ref.get((part.channel, part.ref))
+                mine = self.by_uuid[part.message_uuid]
+                if known is None or self.by_uuid[known.message_uuid].created_at <= mine.created_at:
+                    self.part_by_ref[(part.channel, part.ref)] = part
 
     def note(self, msg: Message, kind: str, error_code: str = "", detail: str = "") -> None:
         self.events.append(
@@ -126,6 +148,13 @@ def _submitted(batch: _Batch, msg: Message, event: Submitted) -> None:
     msg.claimed_by = None
     if event.channel_ref:
         batch.by_ref[(event.channel, event.channel_ref)] = msg
+    if event.part_refs:
+        new = [
+            Part(msg.uuid, event.channel, ref, number, "sent", updated_at=batch.now)
+            for number, ref in enumerate(event.part_refs, 1)
+        ]
+        batch.new_parts.extend(new)
+        batch.add_parts(new)
     if can_move(State(msg.state), State.SENT):
         msg.sent_at = batch.now
         batch.move(msg, State.SENT)
@@ -158,6 +187,23 @@ def _delivery_report(batch: _Batch, msg: Message, event: DeliveryReport) -> None
         batch.move(msg, State.SENT)
     code = errors.SUCCESS if event.delivered else (event.error_code or errors.UNKNOWN)
     batch.move(msg, target, code)
+
+
+def _part_report(batch: _Batch, msg: Message, part: Part, event: DeliveryReport) -> None:
+    """One part's verdict: the first failed part settles the message, else the last one."""
+    siblings = batch.parts.get(msg.uuid, [part])
+    if part.state != "sent":
+        batch.note(msg, "late_report", event.error_code, f"part {part.sequence} reported again")
+        return
+    part.state = "delivered" if event.delivered else "undelivered"
+    part.error_code = errors.SUCCESS if event.delivered else (event.error_code or errors.UNKNOWN)
+    part.updated_at = batch.now
+    if part.id is not None:
+        batch.changed_parts[part.id] = part
+    if not event.delivered or all(s.state == "delivered" for s in siblings):
+        _delivery_report(batch, msg, event)
+    else:
+        batch.note(msg, "part_report", detail=f"part {part.sequence}/{len(siblings)} delivered")
 
 
 def _expired(batch: _Batch, msg: Message) -> None:
@@ -216,6 +262,8 @@ def apply(conn: Connection, events: list[Event], *, now: int) -> Outcome:
     }
     loaded = message_store.lock(conn, uuids, refs)
     batch = _Batch(loaded, now)
+    if refs:
+        batch.add_parts(part_store.of_messages(conn, batch.by_uuid))
     for event in events:
         if isinstance(event, InboundReceived):
             _inbound(conn, batch, event)
@@ -232,11 +280,17 @@ def apply(conn: Connection, events: list[Event], *, now: int) -> Outcome:
         elif isinstance(event, SendFailed):
             _send_failed(batch, msg, event)
         elif isinstance(event, DeliveryReport):
-            _delivery_report(batch, msg, event)
+            part = None if event.message_uuid else batch.part(event.channel, event.channel_ref)
+            if part is not None:
+                _part_report(batch, msg, part, event)
+            else:
+                _delivery_report(batch, msg, event)
         elif isinstance(event, Expired):
             _expired(batch, msg)
     message_store.insert(conn, [msg.as_row() for msg in batch.created])
     message_store.save(conn, list(batch.changed.values()))
     message_store.insert_events(conn, batch.events)
+    part_store.insert(conn, batch.new_parts)
+    part_store.save(conn, list(batch.changed_parts.values()))
     outbox.insert(conn, batch.callbacks)
     return batch.outcome

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 
 from smsgate.core.models import Message
-from smsgate.store import claims
+from smsgate.store import claims, parts
 from smsgate.store.schema import message_events, messages
 
 m = messages.c
@@ -125,6 +125,13 @@ def lock(conn: Connection, uuids: Iterable[str], refs: Iterable[tuple[str, str]]
         and_(m.channel == ch, m.channel_ref.in_(rs), m.state.in_(("queued", "sent")))
         for ch, rs in by_channel.items()
     )
+    if by_channel:  # or one of its parts
+        conds.append(
+            and_(
+                m.uuid.in_(parts.messages_named(by_channel)),
+                m.state.in_(("queued", "sent")),
+            )
+        )
     if not conds:
         return []
     query = select(messages).where(or_(*conds)).order_by(m.created_at, m.uuid)

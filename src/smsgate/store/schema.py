@@ -104,6 +104,23 @@ messages = Table(
     ),
 )
 
+#: One row per part a channel handed over with its own reference (a modem's TP-MR, an SMSC's
+#: message id): delivery reports name parts, and the message is settled when they all are.
+message_parts = Table(
+    "message_parts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_uuid", String(36), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("ref", String(100), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("error_code", String(8), nullable=False, server_default=""),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_message_parts_ref", "channel", "ref"),
+    Index("ix_message_parts_message", "message_uuid"),
+)
+
 message_events = Table(
     "message_events",
     metadata,
