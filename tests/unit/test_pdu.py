@@ -270,6 +270,21 @@ def test_reassembly_orders_dedupes_and_expires() -> None:
         collect.add("y", 3, 2, "x", now=0)
 
 
+def test_parts_repeated_after_completion_are_duplicates() -> None:
+    collect = Reassembler(ttl_us=1000)
+    collect.add("k", 1, 2, "a", now=0)
+    assert collect.add("k", 2, 2, "b", now=1) is not None
+    assert collect.add("k", 2, 2, "b", now=5) is None  # the network sent it twice
+    assert collect.add("k", 1, 2, "a", now=6) is None
+    assert len(collect) == 0
+    # The same reference with other text is a new message, and so is anything after ttl.
+    assert collect.add("k", 1, 2, "c", now=7) is None
+    again = collect.add("k", 2, 2, "d", now=8)
+    assert again is not None and again.text == "cd"
+    collect.expire(now=5000)
+    assert collect.add("k", 1, 2, "c", now=5001) is None and len(collect) == 1
+
+
 def test_a_surrogate_pair_split_across_parts_is_joined() -> None:
     assert join(["ab\ud83d", "\ude00c"]) == "ab😀c"
     assert join(["x\ud83d"]) == "x\ufffd"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from smsgate.channels.base import Channel, EventSink
+from smsgate.channels.modem import ModemChannel
 from smsgate.channels.simulator import SimulatorChannel
 from smsgate.config import ChannelSettings
 from smsgate.core.clock import Clock
 
 KINDS: dict[str, type[Channel]] = {
     SimulatorChannel.kind: SimulatorChannel,
+    ModemChannel.kind: ModemChannel,
 }
 
 
