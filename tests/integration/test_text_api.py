@@ -241,3 +241,29 @@ def test_cli_turns_smart_encoding_on_and_off(live: LiveServer) -> None:
     )
     assert missing.returncode != 0 and "no account" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+async def test_length_is_checked_in_the_destinations_encoding(
+    client: httpx.AsyncClient, account: Account, gateway: Gateway
+) -> None:
+    text = "ğ" * 800  # 800 UCS-2 characters is over the limit; 800 septets in Turkish is not
+    turkey = await send(client, account, text=text, dst="905321234567")
+    assert turkey.status_code == 202, turkey.text
+    assert turkey.json()["encoding"] == ["GSM/turkish"] and turkey.json()["units"] == [6]
+    both = await send(client, account, text=text, dst="905321234567<447700900123")
+    assert both.status_code == 400 and "too long" in both.json()["error"]
+    assert await stored(gateway) == 1  # all or nothing
+    body = (await segments(client, text=text, dst="905321234567")).json()
+    assert (body["too_long"], body["units"]) == (False, 6)
+
+
+async def test_segments_without_dst_follow_the_setting(make_gateway: GatewayFactory) -> None:
+    from smsgate.api.app import create_app
+
+    gateway = await make_gateway(national_languages=["turkish"])
+    app = create_app(gateway, manage_gateway=False, access_log=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        body = (await http.get("/v1/segments", params={"text": TURKISH})).json()
+    assert body["encoding"] == "GSM/turkish"

@@ -56,14 +56,15 @@ async def segments(request: Request) -> Response:
     text = p.text(query, "text", required=True, max_length=MAX_TEXT)
     assert text is not None
     smart = p.boolean(query, "smart_encoding", False)
-    languages: tuple[int, ...] = ()
+    gateway: Gateway = request.app.state.gateway
+    country = ""  # no destination: the tables the settings give every destination
     dst = p.text(query, "dst", max_length=32)
     if dst:
         destination = parse_destination(dst)
         if destination is None:
             raise InvalidParameter("dst", f"invalid dst {dst!r}: not a phone number")
-        gateway: Gateway = request.app.state.gateway
-        languages = gateway.settings.languages_for(destination.country_iso2)
+        country = destination.country_iso2
+    languages = gateway.settings.languages_for(country)
     try:
         seg = segment(text, languages=languages, smart=smart)
     except EncodeError as exc:

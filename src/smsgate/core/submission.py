@@ -79,14 +79,19 @@ class Prepared:
     text_sent: str | None  # the text after smart encoding, when it changed anything
 
 
-def check_text(text: str, languages: tuple[int, ...] = (), smart: bool = False) -> Segmentation:
-    """Segment ``text``, refusing what cannot be encoded or is longer than a message may be."""
+def check_text(
+    text: str, languages: tuple[int, ...] = (), smart: bool = False, *, limits: bool = True
+) -> Segmentation:
+    """Segment ``text``, refusing what cannot be encoded or (with ``limits``) is longer than
+    a message may be."""
     if text == "":
         raise InvalidParameter("text", "text parameter is missing")
     try:
         seg = segment(text, languages=languages, smart=smart)
     except EncodeError as exc:
         raise InvalidParameter("text", f"invalid text: {exc}") from None
+    if not limits:
+        return seg
     if seg.encoding is Encoding.GSM7 and seg.characters > MAX_GSM_CHARACTERS:
         raise InvalidParameter(
             "text",
@@ -138,7 +143,9 @@ def prepare(
             found = segmentations[languages] = check_text(sub.text, languages, smart)
         return found
 
-    segmentation("")  # the text alone must be valid before destinations are looked at
+    # The text alone must be encodable before destinations are looked at; its length is
+    # checked per destination, as national tables may fit more characters for some.
+    check_text(sub.text, languages_for(""), smart, limits=False)
     if not EXPIRY_MIN <= sub.message_expiry <= EXPIRY_MAX:
         raise InvalidParameter(
             "message_expiry",
