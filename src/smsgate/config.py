@@ -64,6 +64,39 @@ class CallbackSettings(BaseModel):
     poll_interval: float = Field(default=1.0, gt=0)
 
 
+class SmsSenderToken(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=8, description="the access-token value")
+    account: str | None = Field(
+        default=None, pattern=r"^[MS]A[A-Z0-9]{18}$", description="auth_id it sends as"
+    )
+
+
+class SmsSenderSettings(BaseModel):
+    """The SMSSender-compatible face: ``GET /?c=send_sms&access-token=…&params={…}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    key_param: str = Field(default="access-token", min_length=1)
+    keys: list[SmsSenderToken] = Field(default_factory=list)
+    src: str = Field(
+        default="1000", description="src of its messages (a modem sends from its own number)"
+    )
+    phone_format: Literal["ru", "international"] = Field(
+        default="ru", description="ru: (+7|7|8) and 10 digits, as SMSSender; or any number"
+    )
+    max_parts: int = Field(
+        default=1, ge=1, le=10, description="SMSSender sent one part: 160 GSM / 70 UCS-2"
+    )
+    wait: float = Field(
+        default=30.0, ge=0, description="seconds to wait for the modem to take the message"
+    )
+    balance_channel: str | None = Field(default=None, description="modem channel for USSD")
+    balance_code: str = Field(default="*100#", pattern=r"^[0-9*#+]{2,32}$")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SMSGATE_", env_nested_delimiter="__", extra="forbid"
@@ -95,6 +128,7 @@ class Settings(BaseSettings):
     )
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
+    smssender: SmsSenderSettings = Field(default_factory=SmsSenderSettings)
 
     @field_validator("channels")
     @classmethod

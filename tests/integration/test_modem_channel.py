@@ -107,6 +107,9 @@ async def test_sends_multipart_and_settles_on_every_parts_report(
     assert len(modem.sent) == 3
     assert "".join(s.submit.text or "" for s in modem.sent) == text
     assert all(s.submit.status_report for s in modem.sent)
+    assert {(s.submit.destination.value, s.submit.destination.ton) for s in modem.sent} == {
+        ("447700900123", 1)  # international
+    }
     references = {s.submit.header.concat.reference for s in modem.sent}  # type: ignore[union-attr]
     assert len(references) == 1
     health = gateway.channels["stick"].health()

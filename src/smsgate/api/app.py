@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from smsgate import __version__
-from smsgate.api import errors, ops, segments
+from smsgate.api import errors, ops, segments, smssender
 from smsgate.api.admin import channels as admin_channels
+from smsgate.api.admin import tokens as admin_tokens
 from smsgate.api.fastpath import FastPath
 from smsgate.api.middleware import AccessLog, TrailingSlash
 from smsgate.api.plivo import messages as plivo_messages
@@ -63,7 +64,9 @@ def create_app(
     app.include_router(plivo_messages.router)
     app.include_router(segments.router)
     app.include_router(admin_channels.router)
+    app.include_router(admin_tokens.router)
     app.include_router(ops.router)
+    app.include_router(smssender.router)
     app.add_middleware(FastPath, routes=plivo_messages.FAST_ROUTES)
     app.add_middleware(TrailingSlash)
     if access_log:

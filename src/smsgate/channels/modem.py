@@ -290,8 +290,10 @@ class ModemChannel(Channel):
                 encoding=encoding_named(message.encoding),
                 reference=progress.reference,
             )
+            # Destinations are international numbers without their "+" (E.164 digits).
+            destination = f"+{message.dst}" if message.dst.isdigit() else message.dst
             pdus = submit_parts(
-                message.dst, seg, status_report=self.options.status_reports, reference=0
+                destination, seg, status_report=self.options.status_reports, reference=0
             )
         except EncodeError as exc:
             self._progress.pop(message.uuid, None)

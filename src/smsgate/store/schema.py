@@ -121,6 +121,20 @@ message_parts = Table(
     Index("ix_message_parts_message", "message_uuid"),
 )
 
+#: Tokens a face authenticates with instead of auth_id/auth_token (the SMSSender API's
+#: access-token), stored as SHA-256 digests: they are random, so a fast digest suffices.
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("face", String(32), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(100), nullable=False, server_default=""),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
 message_events = Table(
     "message_events",
     metadata,
