@@ -333,5 +333,85 @@ def simulator_inbound(
     click.echo(f"received message_uuid {uuid}")
 
 
+def _address(value: str, option: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"{value!r}: use HOST:PORT", param_hint=option)
+    return host, int(port)
+
+
+@main.command("modem-sim")
+@click.option("--listen", default="127.0.0.1:7000", show_default=True, help="AT port, HOST:PORT.")
+@click.option(
+    "--control",
+    default="127.0.0.1:7001",
+    show_default=True,
+    help="Control API (HTTP), HOST:PORT, or 'none'.",
+)
+@click.option("--pin", help="The SIM asks for this PIN first.")
+@click.option("--report-delay", type=float, default=0.0, help="Seconds until a status report.")
+@click.option("--balance", help="The answer to USSD balance queries.")
+@click.option("--seed", type=int, help="Seed for message references.")
+def modem_sim(
+    listen: str,
+    control: str,
+    pin: str | None,
+    report_delay: float,
+    balance: str | None,
+    seed: int | None,
+) -> None:
+    """A GSM modem (Huawei AT dialect, PDU mode) on a TCP port, for trying smsgate or
+    smsd without hardware. Point a modem channel at tcp://HOST:PORT."""
+    import asyncio
+
+    import uvicorn
+
+    from smsgate.modem.sim_control import control_app
+    from smsgate.modem.simulator import ModemSimulator, SimulatorConfig
+
+    at_host, at_port = _address(listen, "--listen")
+    control_at = None if control == "none" else _address(control, "--control")
+    config = SimulatorConfig(pin=pin, report_delay=report_delay)
+    if balance:
+        config.balance = balance
+
+    async def run() -> None:
+        modem = ModemSimulator(config, seed=seed)
+        host, port = await modem.start(at_host, at_port)
+        click.echo(f"modem simulator listening on tcp://{host}:{port}", nl=True)
+        server = None
+        if control_at is not None:
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    control_app(modem),
+                    host=control_at[0],
+                    port=control_at[1],
+                    log_level="warning",
+                    lifespan="off",
+                )
+            )
+            task = asyncio.create_task(server.serve())
+            while not server.started:
+                if task.done():
+                    raise click.ClickException(f"control API cannot listen on {control}")
+                await asyncio.sleep(0.01)
+            bound = server.servers[0].sockets[0].getsockname()
+            click.echo(f"control API on http://{bound[0]}:{bound[1]}")
+        sys.stdout.flush()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            if server is not None:
+                server.should_exit = True
+            await modem.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
