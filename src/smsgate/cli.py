@@ -333,6 +333,32 @@ def simulator_inbound(
     click.echo(f"received message_uuid {uuid}")
 
 
+@main.command("channels")
+@click.option("--url", help="The running gateway (default: http://HOST:PORT from the settings).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def channels_cmd(obj: Context, url: str | None, as_json: bool) -> None:
+    """Each channel of a running gateway: up or down, and its health details."""
+    import httpx
+
+    if url is None:
+        settings = obj.settings()
+        url = f"http://{settings.host}:{settings.port}"
+    try:
+        answer = httpx.get(url.rstrip("/") + "/health", timeout=10)
+        found: dict[str, Any] = answer.json()["channels"]
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"no gateway answers at {url}: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    for name, health in found.items():
+        state = "up" if health.pop("up") else "DOWN"
+        kind = health.pop("kind")
+        shown = ", ".join(f"{k}={v}" for k, v in health.items() if v not in (None, ""))
+        click.echo(f"{name:<16} {kind:<10} {state:<5} {shown}")
+
+
 def _address(value: str, option: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit() or int(port) > 65535:

@@ -75,6 +75,8 @@ phone_format = "international"
         lambda: (r := httpx.get(f"{live.base_url}/health")).status_code == 200 and r.json()
     )
     assert health["channels"]["stick"]["imei"] == "867530012345678"
+    shown = live.cli("channels", "--url", live.base_url).stdout
+    assert re.search(r"stick\s+modem\s+up\s.*operator=SIMTEL", shown), shown
     body = {"src": "447700900999", "dst": "447700900123", "text": "Hello over AT " * 15}
     sent = httpx.post(live.message_url(account["auth_id"]), json=body, auth=auth)
     assert sent.status_code == 202, sent.text

@@ -32,7 +32,7 @@ def test_help_lists_the_commands() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "smsgate", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    for command in ("serve", "accounts", "migrate", "simulator", "admin"):
+    for command in ("serve", "accounts", "migrate", "simulator", "admin", "modem-sim", "channels"):
         assert command in out
     serve = subprocess.run(
         [sys.executable, "-m", "smsgate", "serve", "--help"],
