@@ -249,3 +249,22 @@ async def test_an_unreachable_modem_is_down_and_messages_wait(
     scope = await scope_of(gateway, account)
     msg = await gateway.message(scope, uuid)
     assert msg is not None and msg.state == "queued"
+
+
+async def test_status_reports_kept_apart_in_sr_storage(make_gateway: GatewayFactory) -> None:
+    sim = ModemSimulator(SimulatorConfig(report_storage="SR"))
+    await sim.start()
+    try:
+        gateway = await modem_gateway(make_gateway, sim)
+        account = await new_account(gateway)
+        msg = await settled(gateway, account, await send(gateway, account, "x" * 300))
+        assert msg.state == "delivered"
+        async with asyncio.timeout(5):
+            while sim.stores["SR"].slots:
+                await asyncio.sleep(0.02)
+        modem_reads_sm_again = sim.deliver("+447700900557", "after the reports")
+        assert modem_reads_sm_again == 1
+        [got] = await inbound(gateway, account, 1)
+        assert got.text == "after the reports"
+    finally:
+        await sim.stop()

@@ -382,13 +382,21 @@ class ModemChannel(Channel):
         modem = self._modem
         if event.name in ("+CMTI", "+CDSI") and modem is not None:
             try:
-                _, index = at.parse_new_message(event.value)
+                storage, index = at.parse_new_message(event.value)
             except at.AtParseError:
                 return
-            response = await modem.command(f"AT+CMGR={index}")
-            stored = at.parse_cmgr(response.lines, index) if response.ok else None
-            if stored is not None:
-                await self._stored(modem, stored)
+            # Many sticks keep status reports apart ("SR"): read and delete them there.
+            elsewhere = bool(storage) and storage != self.options.storage
+            if elsewhere:
+                await modem.check(f'AT+CPMS="{storage}"')
+            try:
+                response = await modem.command(f"AT+CMGR={index}")
+                stored = at.parse_cmgr(response.lines, index) if response.ok else None
+                if stored is not None:
+                    await self._stored(modem, stored)
+            finally:
+                if elsewhere:
+                    await modem.check(f'AT+CPMS="{self.options.storage}"')
         elif event.name in ("+CMT", "+CDS") and event.pdu:
             await self._pdu(modem, event.pdu, None)
         elif event.name == "^BOOT" or event.name == "^SIMST":

@@ -67,6 +67,7 @@ class SimulatorConfig:
     balance: str = "Your balance is 12.34 EUR. Valid until 31/12/2027."
     report_delay: float = 0.0  # seconds between the send and its status report
     report_status: int = 0x00  # TP-ST of status reports: 0 delivered
+    report_storage: str = "SM"  # where stored status reports go: "SM", or "SR" as many sticks
 
 
 class _SmsStore:
@@ -89,7 +90,8 @@ class ModemSimulator:
 
     def __init__(self, config: SimulatorConfig | None = None, *, seed: int | None = None) -> None:
         self.config = config or SimulatorConfig()
-        self.store = _SmsStore(self.config.storage_size)
+        self.stores = {name: _SmsStore(self.config.storage_size) for name in ("SM", "SR", "ME")}
+        self.store = self.stores["SM"]
         self.sent: list[SentMessage] = []
         self.ussd_requests: list[str] = []
         self.faults: deque[Fault] = deque()
@@ -195,12 +197,14 @@ class ModemSimulator:
                     f"+CDS: {length}" if report else f"+CMT: ,{length}", pdu_with_sca
                 )
             return
-        index = self.store.put(0, pdu_with_sca)
+        storage = self.config.report_storage if report else "SM"
+        index = self.stores[storage].put(0, pdu_with_sca)
         if index is None:
             log.warning("simulated SIM is full; message dropped")
             return
         for connection in listening:
-            connection.unsolicited(f'+CDSI: "SM",{index}' if report else f'+CMTI: "SM",{index}')
+            kind = "+CDSI" if report else "+CMTI"
+            connection.unsolicited(f'{kind}: "{storage}",{index}')
 
     def _take_fault(self, *kinds: str) -> Fault | None:
         for fault in self.faults:
@@ -289,6 +293,7 @@ class _Connection:
         self.cnmi = (0, 0, 0, 0, 0)  # mode, mt, bm, ds, bfr
         self.pdu_length: int | None = None
         self.closed = False
+        self.memories = ["SM", "SM", "SM"]  # read/delete, write/send, receive
         self.task: asyncio.Task[Any] | None = None
 
     # indications
@@ -460,8 +465,16 @@ class _Connection:
             values = [int(v) if v.strip().isdigit() else 0 for v in argument.split(",")]
             self.cnmi = tuple((values + [0] * 5)[:5])  # type: ignore[assignment]
         elif name == "+CPMS?" or name == "+CPMS":
-            used, size = len(modem.store.slots), modem.store.size
-            out.append(f'+CPMS: "SM",{used},{size},"SM",{used},{size},"SM",{used},{size}')
+            if name == "+CPMS":
+                memories = [m.strip().strip('"') for m in raw_argument.split(",")]
+                if any(m not in modem.stores for m in memories):
+                    return self._cms(302)
+                self.memories = (memories + [memories[-1]] * 3)[:3]
+            shown = []
+            for memory in self.memories:
+                store = modem.stores[memory]
+                shown.append(f'"{memory}",{len(store.slots)},{store.size}')
+            out.append("+CPMS: " + ",".join(shown))
         elif name == "+CMGS":
             if not argument.isdigit() or not 7 <= int(argument) <= 164:
                 return self._cms(304)
@@ -477,40 +490,43 @@ class _Connection:
             self._write("\r\n> ")
             return None
         elif name == "+CMGL":
-            wanted = argument.strip('"')
-            for index, (stat, pdu) in sorted(modem.store.slots.items()):
-                if wanted in ("4", "ALL", "") or wanted == str(stat):
+            store = modem.stores[self.memories[0]]
+            status = argument.strip('"')
+            for index, (stat, pdu) in sorted(store.slots.items()):
+                if status in ("4", "ALL", "") or status == str(stat):
                     out.append(f"+CMGL: {index},{stat},,{(len(pdu) // 2) - 1 - int(pdu[:2], 16)}")
                     out.append(pdu)
                     if stat == 0:
-                        modem.store.slots[index] = (1, pdu)
+                        store.slots[index] = (1, pdu)
         elif name == "+CMGR":
+            store = modem.stores[self.memories[0]]
             if not argument.isdigit():
                 return self._cms(321)
-            slot = modem.store.slots.get(int(argument))
+            slot = store.slots.get(int(argument))
             if slot is not None:
                 stat, pdu = slot
                 out.append(f"+CMGR: {stat},,{(len(pdu) // 2) - 1 - int(pdu[:2], 16)}")
                 out.append(pdu)
                 if stat == 0:
-                    modem.store.slots[int(argument)] = (1, pdu)
+                    store.slots[int(argument)] = (1, pdu)
         elif name == "+CMGD":
+            store = modem.stores[self.memories[0]]
             position, _, flag = argument.partition(",")
             if flag.strip() == "4":
-                modem.store.slots.clear()
+                store.slots.clear()
             elif not position.isdigit():
                 return self._cms(321)
             else:
-                modem.store.slots.pop(int(position), None)
+                store.slots.pop(int(position), None)
         elif name == "+CUSD":
             fields = next(csv.reader([raw_argument], skipinitialspace=True), [])
             if len(fields) >= 2:
                 request = decode_ussd_text(fields[1], 15)
                 answer = modem.ussd_answer(request)
                 packed = request != fields[1]
-                shown = pack(DEFAULT.encode(answer)).hex().upper() if packed else answer
+                reply = pack(DEFAULT.encode(answer)).hex().upper() if packed else answer
                 loop = asyncio.get_running_loop()
-                loop.call_soon(self.unsolicited, f'+CUSD: 0,"{shown}",15')
+                loop.call_soon(self.unsolicited, f'+CUSD: 0,"{reply}",15')
         else:
             return self._cme(4)  # operation not supported
         return "OK"
@@ -556,7 +572,7 @@ def describe(modem: ModemSimulator) -> dict[str, Any]:
             }
             for sent in modem.sent
         ],
-        "stored": len(modem.store.slots),
+        "stored": {name: len(store.slots) for name, store in modem.stores.items()},
         "faults": [{"kind": f.kind, "count": f.count, "code": f.code} for f in modem.faults],
         "ussd_requests": modem.ussd_requests,
     }
