@@ -73,8 +73,10 @@ class Reassembler:
     def completed(self, key: Hashable, sequence: int, text: str, now: int) -> bool:
         """Whether this part belongs to a message already completed within ``ttl``."""
         done = self._done.get(key)
-        return done is not None and now - done.first_seen <= self._ttl and (
-            done.parts.get(sequence) == text
+        return (
+            done is not None
+            and now - done.first_seen <= self._ttl
+            and (done.parts.get(sequence) == text)
         )
 
     def expire(self, now: int) -> list[Reassembled]:
