@@ -160,6 +160,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _default_channel_exists(self) -> Settings:
         names = [channel.name for channel in self.channels]
+        balance = self.smssender.balance_channel
+        if balance is not None and balance not in names:
+            raise ValueError(
+                f"smssender.balance_channel {balance!r} is not one of the channels "
+                f"({', '.join(names)})"
+            )
         if self.default_channel is not None and self.default_channel not in names:
             raise ValueError(
                 f"default_channel {self.default_channel!r} is not one of the channels "

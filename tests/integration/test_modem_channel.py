@@ -268,3 +268,41 @@ async def test_status_reports_kept_apart_in_sr_storage(make_gateway: GatewayFact
         assert got.text == "after the reports"
     finally:
         await sim.stop()
+
+
+async def test_reports_for_parts_sent_before_a_retry_are_kept(
+    make_gateway: GatewayFactory, modem: ModemSimulator
+) -> None:
+    gateway = await modem_gateway(make_gateway, modem)
+    account = await new_account(gateway)
+    modem.fault("cms", code=42, after=1)  # congestion on the second part: back to the queue
+    msg = await settled(gateway, account, await send(gateway, account, "ж" * 150))
+    assert (msg.state, msg.units) == ("delivered", 3)
+    sequences = [s.submit.header.concat.sequence for s in modem.sent]  # type: ignore[union-attr]
+    assert sequences == [1, 2, 3]  # the first part was not sent again
+    async with asyncio.timeout(5):
+        while modem.store.slots:
+            await asyncio.sleep(0.02)
+
+
+async def test_a_vanished_modem_is_down_at_once(make_gateway: GatewayFactory) -> None:
+    sim = ModemSimulator()
+    await sim.start()
+    gateway = await modem_gateway(make_gateway, sim, health_interval=300)
+    channel = await up(gateway)
+    await sim.stop()
+    async with asyncio.timeout(2):
+        while channel.health().up:
+            await asyncio.sleep(0.02)
+    assert "closed" in channel.health().detail["reason"]
+
+
+async def test_ussd_answers_outside_gsm(make_gateway: GatewayFactory) -> None:
+    sim = ModemSimulator(SimulatorConfig(balance="Баланс: 120,50 руб."))
+    await sim.start()
+    try:
+        channel = await up(await modem_gateway(make_gateway, sim))
+        answer = await channel.ussd("*100#")
+        assert (answer.text, answer.dcs) == ("Баланс: 120,50 руб.", 72)
+    finally:
+        await sim.stop()

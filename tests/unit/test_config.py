@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from smsgate.config import SettingsFileError, load_settings
+from smsgate.config import Settings, SettingsFileError, load_settings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -100,3 +100,8 @@ def test_default_channel_must_exist(tmp_path: Path) -> None:
     config.write_text('default_channel = "modem"\n[[channels]]\nname = "sim"\nkind = "simulator"\n')
     with pytest.raises(ValidationError, match="default_channel 'modem'"):
         load_settings(config)
+
+
+def test_the_balance_channel_must_exist() -> None:
+    with pytest.raises(ValueError, match="balance_channel 'stick'"):
+        Settings(smssender={"balance_channel": "stick"})

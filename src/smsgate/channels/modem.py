@@ -116,8 +116,12 @@ class ModemChannel(Channel):
         self._idle.set()
         self._last_send = 0.0
         self._progress: dict[str, _Progress] = {}
+        # Reports for parts of a message not handed over yet (it went back to the queue after
+        # some parts): kept, with their storage index, until its handover is recorded.
+        self._held: dict[str, list[tuple[DeliveryReport, int | None]]] = {}
         self._reassembler = Reassembler(int(options.reassembly_timeout * SECOND_US))
         self._part_slots: dict[Any, list[int]] = {}  # reassembly key -> storage indexes
+        self._releasing: set[asyncio.Task[None]] = set()
         self._ussd: asyncio.Future[at.Ussd] | None = None
         self._ussd_lock = asyncio.Lock()
         self._pin_rejected = False
@@ -171,6 +175,7 @@ class ModemChannel(Channel):
                 baudrate=self.options.baudrate,
                 timeout=self.options.command_timeout,
                 on_unsolicited=self._unsolicited.put_nowait,
+                on_lost=lambda error: self._down(str(error)),
             )
             try:
                 await modem.open()
@@ -277,9 +282,6 @@ class ModemChannel(Channel):
             return SendFailed(
                 message.uuid, errors.DISPATCH_FAILED, f"modem down: {self.status.reason}", True
             )
-        wait = self._last_send + self.options.send_interval - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
         progress = self._progress.setdefault(
             message.uuid,
             _Progress(random.randrange(256)),  # noqa: S311 - a concatenation reference
@@ -297,10 +299,16 @@ class ModemChannel(Channel):
             )
         except EncodeError as exc:
             self._progress.pop(message.uuid, None)
+            self._drop_held(message.uuid)
             return SendFailed(message.uuid, errors.INVALID_MESSAGE, str(exc))
         number = digits(message.dst)
         try:
             for pdu in pdus[len(progress.refs) :]:
+                # The pace counts parts: each is one SMS to the carrier.
+                wait = self._last_send + self.options.send_interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._last_send = time.monotonic()
                 response = await modem.command(
                     f"AT+CMGS={pdu.tpdu_length}", pdu.hex(), seconds=self.options.submit_timeout
                 )
@@ -315,10 +323,14 @@ class ModemChannel(Channel):
         except at.AtParseError as exc:
             self._down(f"unreadable answer to AT+CMGS: {exc}")
             return SendFailed(message.uuid, errors.DISPATCH_FAILED, str(exc), temporary=True)
-        finally:
-            self._last_send = time.monotonic()
         self._progress.pop(message.uuid, None)
         self.status.sent += 1
+        held = self._held.pop(message.uuid, [])
+        if held:
+            # The dispatcher records the handover before this task yields: these come after.
+            task = asyncio.get_running_loop().create_task(self._release(held))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
         refs = tuple(progress.refs) if self.options.status_reports else ()
         return Submitted(message.uuid, self.name, progress.refs[0], part_refs=refs)
 
@@ -329,6 +341,7 @@ class ModemChannel(Channel):
             self._down(failure.reason)
         if not failure.temporary:
             self._progress.pop(message.uuid, None)
+            self._drop_held(message.uuid)
         log.info(
             "modem refused a part",
             channel=self.name,
@@ -354,6 +367,9 @@ class ModemChannel(Channel):
                     return await self._ussd
             except TimeoutError:
                 raise ModemTimeout(f"no USSD answer in {seconds:g} s") from None
+            except ModemLost as exc:
+                self._down(str(exc))
+                raise
             finally:
                 self._ussd = None
 
@@ -421,21 +437,44 @@ class ModemChannel(Channel):
             await self._delete(modem, [index])  # it will never read better
             return
         if isinstance(decoded, StatusReport):
-            await self._report(decoded)
-            await self._delete(modem, [index])
+            if await self._report(decoded, index):
+                await self._delete(modem, [index])
         elif isinstance(decoded, Deliver):
             await self._deliver(modem, decoded, index)
 
-    async def _report(self, report: StatusReport) -> None:
+    async def _report(self, report: StatusReport, index: int | None) -> bool:
+        """Record a status report; False when it is held (its storage slot kept) until the
+        message it names is handed over."""
         outcome = outcome_of(report.status)
         self.status.reports += 1
         if outcome is Outcome.PENDING:
-            return  # the network is still trying: a final report follows
+            return True  # the network is still trying: a final report follows
         await self._idle.wait()
         ref = f"{digits(report.recipient.value)}/{report.reference}"
         delivered = outcome is Outcome.DELIVERED
         code = "" if delivered else _report_error(report.status)
-        await self.sink.record(DeliveryReport(delivered, code, channel=self.name, channel_ref=ref))
+        event = DeliveryReport(delivered, code, channel=self.name, channel_ref=ref)
+        for uuid, progress in self._progress.items():
+            if ref in progress.refs:
+                self._held.setdefault(uuid, []).append((event, index))
+                return False
+        await self.sink.record(event)
+        return True
+
+    async def _release(self, held: list[tuple[DeliveryReport, int | None]]) -> None:
+        for event, _ in held:
+            await self.sink.record(event)
+        await self._delete(self._modem, [index for _, index in held])
+
+    def _drop_held(self, uuid: str) -> None:
+        """The message failed for good: its parts' reports settle nothing."""
+        held = self._held.pop(uuid, [])
+        if held:
+            task = asyncio.get_running_loop().create_task(
+                self._delete(self._modem, [index for _, index in held])
+            )
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
 
     async def _deliver(self, modem: Modem | None, message: Deliver, index: int | None) -> None:
         originator = str(message.originator)

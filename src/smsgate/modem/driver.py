@@ -67,11 +67,14 @@ class Modem:
         baudrate: int = 115200,
         timeout: float = 10.0,
         on_unsolicited: Callable[[Unsolicited], None] | None = None,
+        on_lost: Callable[[ModemLost], None] | None = None,
     ) -> None:
         self.port = port
         self.baudrate = baudrate
         self.timeout = timeout
         self.on_unsolicited = on_unsolicited
+        self.on_lost = on_lost
+        self._closing = False
         self.session = AtSession()
         self.noise = 0  # lines nobody could read
         self._reader: asyncio.StreamReader | None = None
@@ -94,6 +97,7 @@ class Modem:
         self._task = asyncio.create_task(self._read(), name=f"modem-{self.port}")
 
     async def close(self) -> None:
+        self._closing = True
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.close()
@@ -140,6 +144,8 @@ class Modem:
     def _fail(self, error: ModemLost) -> None:
         if self._lost is None:
             self._lost = error
+            if self.on_lost is not None and not self._closing:
+                self.on_lost(error)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(error)
 

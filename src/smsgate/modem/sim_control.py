@@ -3,7 +3,8 @@
 * ``GET /``: what the modem was sent, what it stores, pending faults, USSD requests
 * ``POST /inbound`` ``{"from": "+447700900555", "text": "…", "order": [1, 0], "duplicate": false}``:
   a message arrives, in as many parts as it needs
-* ``POST /faults`` ``{"kind": "cms", "code": 500, "count": 1}``: the next commands misbehave
+* ``POST /faults`` ``{"kind": "cms", "code": 500, "count": 1, "after": 0}``: the next commands
+  misbehave (``after`` of them first go through)
   (kinds: cms, silent, garbage, drop, drop_mid_pdu, reboot, report)
 * ``DELETE /faults``: no more faults
 """
@@ -66,14 +67,19 @@ def control_app(modem: ModemSimulator) -> Starlette:
         if body is None:
             return _refuse("send a JSON object")
         kind, count, code = body.get("kind"), body.get("count", 1), body.get("code", 500)
+        after = body.get("after", 0)
+        if not isinstance(after, int) or not 0 <= after <= 1000:
+            return _refuse('"after" is 0 to 1000')
         if kind not in FAULTS:
             return _refuse(f'"kind" is one of {", ".join(FAULTS)}')
         if not isinstance(count, int) or not 1 <= count <= 1000:
             return _refuse('"count" is 1 to 1000')
         if not isinstance(code, int) or not 0 <= code <= 999:
             return _refuse('"code" is 0 to 999')
-        modem.fault(kind, count, code)
-        return JSONResponse({"kind": kind, "count": count, "code": code}, status_code=201)
+        modem.fault(kind, count, code, after)
+        return JSONResponse(
+            {"kind": kind, "count": count, "code": code, "after": after}, status_code=201
+        )
 
     return Starlette(
         routes=[

@@ -53,6 +53,7 @@ class Fault:
     kind: str  # one of FAULTS
     count: int = 1  # how many commands (or sends, or reports) it affects
     code: int = 500  # the +CMS ERROR code, or the status-report status
+    after: int = 0  # how many of them go through untouched first
 
 
 @dataclass(slots=True)
@@ -145,10 +146,10 @@ class ModemSimulator:
 
     # --- what a test or a user asks for ---------------------------------------------------
 
-    def fault(self, kind: str, count: int = 1, code: int = 500) -> None:
+    def fault(self, kind: str, count: int = 1, code: int = 500, after: int = 0) -> None:
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}: one of {', '.join(FAULTS)}")
-        self.faults.append(Fault(kind, count, code))
+        self.faults.append(Fault(kind, count, code, after))
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -209,6 +210,9 @@ class ModemSimulator:
     def _take_fault(self, *kinds: str) -> Fault | None:
         for fault in self.faults:
             if fault.kind in kinds:
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.count -= 1
                 if fault.count <= 0:
                     self.faults.remove(fault)
@@ -524,9 +528,15 @@ class _Connection:
                 request = decode_ussd_text(fields[1], 15)
                 answer = modem.ussd_answer(request)
                 packed = request != fields[1]
-                reply = pack(DEFAULT.encode(answer)).hex().upper() if packed else answer
+                dcs = 15
+                if DEFAULT.septets(answer) is None:  # not GSM: UCS-2, as hex
+                    reply, dcs = answer.encode("utf-16-be").hex().upper(), 72
+                elif packed:
+                    reply = pack(DEFAULT.encode(answer)).hex().upper()
+                else:
+                    reply = answer
                 loop = asyncio.get_running_loop()
-                loop.call_soon(self.unsolicited, f'+CUSD: 0,"{reply}",15')
+                loop.call_soon(self.unsolicited, f'+CUSD: 0,"{reply}",{dcs}')
         else:
             return self._cme(4)  # operation not supported
         return "OK"
@@ -573,6 +583,9 @@ def describe(modem: ModemSimulator) -> dict[str, Any]:
             for sent in modem.sent
         ],
         "stored": {name: len(store.slots) for name, store in modem.stores.items()},
-        "faults": [{"kind": f.kind, "count": f.count, "code": f.code} for f in modem.faults],
+        "faults": [
+            {"kind": f.kind, "count": f.count, "code": f.code, "after": f.after}
+            for f in modem.faults
+        ],
         "ussd_requests": modem.ussd_requests,
     }
