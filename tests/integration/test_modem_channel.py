@@ -306,3 +306,48 @@ async def test_ussd_answers_outside_gsm(make_gateway: GatewayFactory) -> None:
         assert (answer.text, answer.dcs) == ("Баланс: 120,50 руб.", 72)
     finally:
         await sim.stop()
+
+
+async def test_a_full_sim_takes_the_modem_down_and_the_message_waits(
+    make_gateway: GatewayFactory, modem: ModemSimulator
+) -> None:
+    gateway = await modem_gateway(make_gateway, modem)
+    account = await new_account(gateway)
+    channel = gateway.channels["stick"]
+    modem.fault("cms", code=322)  # SIM memory full
+    msg = await settled(gateway, account, await send(gateway, account, "after the SIM is fixed"))
+    assert msg.state == "delivered"
+    assert channel.health().detail["opened"] >= 2  # it was reopened
+    assert [s.submit.text for s in modem.sent] == ["after the SIM is fixed"]
+
+
+async def test_each_modem_is_its_own_channel(make_gateway: GatewayFactory) -> None:
+    first, second = ModemSimulator(), ModemSimulator(SimulatorConfig(operator="OTHERNET"))
+    await first.start()
+    await second.start()
+    try:
+        gateway = await make_gateway(
+            channels=[
+                {**modem_channel(first), "name": "stick-a"},
+                {**modem_channel(second), "name": "stick-b", "send_interval": 3},
+            ],
+            default_channel="stick-b",
+            background=True,
+        )
+        await up(gateway, "stick-a")
+        await up(gateway, "stick-b")
+        status = {s.name: s for s in gateway.channel_status()}
+        assert status["stick-a"].detail["operator"] == "SIMTEL"
+        assert status["stick-b"].detail["operator"] == "OTHERNET"
+        account = await new_account(gateway)
+        assert (await settled(gateway, account, await send(gateway, account, "b"))).channel == (
+            "stick-b"
+        )
+        assert (len(first.sent), len(second.sent)) == (0, 1)
+        second.deliver("+447700900558", "to b")
+        first.deliver("+447700900559", "to a")
+        found = await inbound(gateway, account, 2)
+        assert {m.channel for m in found} == {"stick-a", "stick-b"}
+    finally:
+        await first.stop()
+        await second.stop()
