@@ -1,11 +1,15 @@
-"""``make bench``: start a gateway and measure it with a real load generator (wrk).
+"""``make bench``: measure the text engine, then start a gateway and measure it with a real
+load generator (wrk).
 
-Prints, for the Plivo send route: single-destination requests per second at 1, 16 and 64
-concurrent connections with p50/p99 latency; destinations per second for bulk requests of
-1,000 ``<``-joined numbers; and messages per second from accept to ``delivered`` through the
-simulator channel. Client and server share this machine's cores: compare figures from one run.
+The text section (bench/text.py, no gateway, no wrk) times encoding choice and segmentation,
+SMS-SUBMIT encoding and PDU decoding against python-gsmmodem-new on the same corpus, in one
+process. The HTTP section prints, for the Plivo send route: single-destination requests per
+second at 1, 16 and 64 concurrent connections with p50/p99 latency; destinations per second
+for bulk requests of 1,000 ``<``-joined numbers; and messages per second from accept to
+``delivered`` through the simulator channel. Client and server share this machine's cores:
+compare figures from one run.
 
-    python bench/run.py [--database-url URL] [--duration SECONDS]
+    python bench/run.py [--only text|http] [--database-url URL] [--duration SECONDS]
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+import text as text_engine  # bench/text.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SMSGATE = [sys.executable, "-m", "smsgate"]
@@ -110,15 +116,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument(
+        "--only",
+        choices=("text", "http"),
+        help="run one section: text (the text engine, no gateway) or http (wrk); default both",
+    )
     parser.add_argument("--database-url", help="default: SQLite in a fresh directory")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument(
         "--messages", type=int, default=20_000, help="messages for the accept-to-delivered run"
     )
     args = parser.parse_args()
+    if args.only != "http":
+        text_engine.run()
+        if args.only == "text":
+            return
+        print()
     if shutil.which("wrk") is None:
-        sys.exit("make bench needs wrk: sudo apt-get install wrk")
+        sys.exit("the HTTP benchmarks need wrk: sudo apt-get install wrk")
+    run_http(args)
 
+
+def run_http(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="smsgate-bench-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
     env["SMSGATE_DATA_DIR"] = str(work / "data")

@@ -19,14 +19,17 @@ An escape is never separated from its character, nor a surrogate pair split.
 
 from __future__ import annotations
 
+import codecs
+import functools
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from smsgate.text import udh
 from smsgate.text.errors import EncodeError
-from smsgate.text.gsm7 import Alphabet, alphabet_named
+from smsgate.text.gsm7 import ESCAPE, Alphabet, alphabet_named
 from smsgate.text.smart import smarten
 from smsgate.text.tables import LOCKING
 
@@ -37,6 +40,10 @@ _USER_DATA_OCTETS = 140
 class Encoding(StrEnum):
     GSM7 = "GSM"
     UCS2 = "UCS-2"
+
+
+# Enum members as plain names: looking one up on its class is slow in Python 3.11.
+_GSM7, _UCS2 = Encoding.GSM7, Encoding.UCS2
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,72 +81,141 @@ class Segmentation:
         return self.capacity - self.parts[-1].length
 
 
-def _utf16_units(text: str) -> int:
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _check_surrogates(text: str) -> None:
-    for index, char in enumerate(text):
-        if 0xD800 <= ord(char) <= 0xDFFF:
-            raise EncodeError(
-                f"lone surrogate U+{ord(char):04X} at position {index}: not a character"
-            )
+    found = _SURROGATE.search(text)
+    if found is not None:
+        raise EncodeError(
+            f"lone surrogate U+{ord(found.group()):04X} at position {found.start()}: "
+            "not a character"
+        )
+
+
+def _utf16(text: str) -> bytes:
+    """``text`` in UTF-16-LE; EncodeError naming a lone surrogate, which is not a character
+    (a text in a GSM alphabet has none: no table holds one)."""
+    try:
+        return codecs.utf_16_le_encode(text)[0]  # str.encode, without the codec lookup
+    except UnicodeEncodeError:
+        _check_surrogates(text)
+        raise
 
 
 def _capacity(encoding: Encoding, header: int) -> int:
-    if encoding is Encoding.GSM7:
+    if encoding is _GSM7:
         return 160 - math.ceil(header * 8 / 7)
     return (_USER_DATA_OCTETS - header) // 2
 
 
-def _header(alphabet: Alphabet | None, concat: bool, concat_bits: int) -> int:
-    locking, single = (alphabet.locking, alphabet.single) if alphabet else (0, 0)
-    return udh.length(concat, concat_bits, locking, single)
+@functools.lru_cache(maxsize=256)
+def _capacities(locking: int, single: int, gsm: bool, concat_bits: int) -> tuple[int, int]:
+    """Units in a text sent whole, and in each part of a concatenated one (GSM: with these
+    tables; else UCS-2)."""
+    encoding = _GSM7 if gsm else _UCS2
+    return (
+        _capacity(encoding, udh.length(False, concat_bits, locking, single)),
+        _capacity(encoding, udh.length(True, concat_bits, locking, single)),
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _whole_header(locking: int, single: int) -> bytes:
+    """The header of a text sent whole: the national language elements, if any."""
+    return udh.build(udh.elements(None, locking, single))
 
 
 def _plan(length: int, alphabet: Alphabet | None, concat_bits: int) -> tuple[int, int]:
     """(parts, room left) for ``length`` units, estimated without splitting."""
-    encoding = Encoding.GSM7 if alphabet else Encoding.UCS2
-    single = _capacity(encoding, _header(alphabet, False, concat_bits))
+    if alphabet is None:
+        single, each = _capacities(0, 0, False, concat_bits)
+    else:
+        single, each = _capacities(alphabet.locking, alphabet.single, True, concat_bits)
     if length <= single:
         return 1, single - length
-    each = _capacity(encoding, _header(alphabet, True, concat_bits))
     parts = math.ceil(length / each)
     return parts, parts * each - length
 
 
-def _candidates(languages: Iterable[int]) -> list[Alphabet]:
+@functools.lru_cache(maxsize=64)
+def _candidates(languages: tuple[int, ...]) -> tuple[Alphabet, ...]:
     allowed = sorted(set(languages) - {0})
     lockings = [0] + [lang for lang in allowed if LOCKING[lang] is not None]
     singles = [0, *allowed]
-    return [Alphabet(lock, single) for lock in lockings for single in singles]
+    return tuple(Alphabet(lock, single) for lock in lockings for single in singles)
+
+
+def _cheapest(
+    text: str, languages: Iterable[int], concat_bits: int
+) -> tuple[Alphabet, bytes] | None:
+    """The cheapest GSM alphabet for ``text`` and the text in its septets, or None."""
+    candidates = _candidates(tuple(languages))
+    if len(candidates) == 1:  # the default alphabet: nothing to compare
+        septets = candidates[0].encode_or_none(text)
+        return None if septets is None else (candidates[0], septets)
+    best: tuple[tuple[int, int], Alphabet, bytes] | None = None
+    for alphabet in candidates:
+        septets = alphabet.encode_or_none(text)
+        if septets is None:
+            continue
+        parts, room = _plan(len(septets), alphabet, concat_bits)
+        key = (parts, -room)
+        if best is None or key < best[0]:
+            best = (key, alphabet, septets)
+    return (best[1], best[2]) if best else None
 
 
 def choose(text: str, languages: Iterable[int] = (), concat_bits: int = 8) -> Alphabet | None:
     """The cheapest GSM alphabet for ``text`` (fewest parts, then most room left), or None
     when only UCS-2 represents it."""
-    best: tuple[tuple[int, int], Alphabet] | None = None
-    for alphabet in _candidates(languages):
-        septets = alphabet.septets(text)
-        if septets is None:
-            continue
-        parts, room = _plan(septets, alphabet, concat_bits)
-        key = (parts, -room)
-        if best is None or key < best[0]:
-            best = (key, alphabet)
-    return best[1] if best else None
+    found = _cheapest(text, languages, concat_bits)
+    return found[0] if found else None
 
 
-def _split(text: str, each: int, costs: dict[str, int] | None) -> list[tuple[str, int]]:
+def _split_gsm(text: str, septets: bytes, each: int) -> list[tuple[str, int]]:
+    """``text`` in parts of at most ``each`` septets (``septets``: the text encoded), an
+    escape never separated from the septet after it."""
+    total = len(septets)
+    if total == len(text):  # no escapes: a septet per character
+        return [
+            (text[start : start + each], min(each, total - start))
+            for start in range(0, total, each)
+        ]
     parts: list[tuple[str, int]] = []
-    start = used = 0
-    for index, char in enumerate(text):
-        cost = costs[char] if costs is not None else (2 if ord(char) > 0xFFFF else 1)
-        if used + cost > each:
-            parts.append((text[start:index], used))
-            start, used = index, 0
-        used += cost
-    parts.append((text[start:], used))
+    start = char = 0
+    while start < total:
+        end = start + each
+        if end >= total:
+            end = total
+        elif septets[end - 1] == ESCAPE:  # 0x1B is never a character, only an escape
+            end -= 1
+        chars = end - start - septets.count(ESCAPE, start, end)
+        parts.append((text[char : char + chars], end - start))
+        start, char = end, char + chars
+    return parts
+
+
+def _split_ucs2(text: str, units: bytes, each: int) -> list[tuple[str, int]]:
+    """``text`` in parts of at most ``each`` UTF-16 units (``units``: the text in UTF-16-LE),
+    a surrogate pair never split."""
+    total = len(units) // 2
+    if total == len(text):  # no surrogate pairs: a unit per character
+        return [
+            (text[start : start + each], min(each, total - start))
+            for start in range(0, total, each)
+        ]
+    parts: list[tuple[str, int]] = []
+    start = 0
+    while start < total:
+        end = start + each
+        if end >= total:
+            end = total
+        elif 0xD8 <= units[2 * end - 1] <= 0xDB:  # a high surrogate: its pair follows
+            end -= 1
+        piece = codecs.utf_16_le_decode(units[2 * start : 2 * end], "strict", True)[0]
+        parts.append((piece, end - start))
+        start = end
     return parts
 
 
@@ -170,55 +246,53 @@ def segment(
     earlier (an Alphabet or UCS-2) to reproduce exactly; EncodeError when the text does
     not fit it.
     """
-    _check_surrogates(text)
+    # A lone surrogate is reported before any other error. No GSM table holds one, so it is
+    # looked for only once the text is known not to be GSM.
     languages = tuple(languages)
     replaced = 0
+    alphabet: Alphabet | None = None
+    encoded: bytes | None = None  # septets for GSM, UTF-16-LE for UCS-2
     if encoding is None:
-        alphabet = choose(text, languages, concat_bits)
-        if alphabet is None and smart:
-            candidate, count = smarten(text)
-            alphabet = choose(candidate, languages, concat_bits)
-            if alphabet is not None:
-                text, replaced = candidate, count
+        found = _cheapest(text, languages, concat_bits)
+        if found is None:
+            encoded = _utf16(text)
+            if smart:
+                candidate, count = smarten(text)
+                found = _cheapest(candidate, languages, concat_bits)
+                if found is not None:
+                    text, replaced = candidate, count
+        if found is not None:
+            alphabet, encoded = found
     elif isinstance(encoding, Alphabet):
         alphabet = encoding
-        if alphabet.septets(text) is None:
-            alphabet.encode(text)  # raises EncodeError naming the character
-    else:
-        alphabet = None
+        encoded = alphabet.encode_or_none(text)
+        if encoded is None:
+            _check_surrogates(text)
+            encoded = alphabet.encode(text)  # raises EncodeError naming the character
+    if encoded is None:
+        encoded = _utf16(text)
 
     if alphabet is not None:
-        costs: dict[str, int] | None = dict(alphabet.costs())
-        length = sum(costs[char] for char in text) if costs else 0
-        kind = Encoding.GSM7
+        kind = _GSM7
+        length = len(encoded)
+        locking_id, single_id = alphabet.locking, alphabet.single
+        single, each = _capacities(locking_id, single_id, True, concat_bits)
     else:
-        costs = None
-        length = _utf16_units(text)
-        kind = Encoding.UCS2
-
-    single = _capacity(kind, _header(alphabet, False, concat_bits))
-    locking_id, single_id = (alphabet.locking, alphabet.single) if alphabet else (0, 0)
+        kind = _UCS2
+        length = len(encoded) // 2
+        locking_id = single_id = 0
+        single, each = _capacities(0, 0, False, concat_bits)
     if length <= single:
-        header = udh.build(udh.elements(None, locking_id, single_id))
+        header = _whole_header(locking_id, single_id)
         parts: tuple[Part, ...] = (Part(text, length, header),)
         return Segmentation(kind, alphabet, text, len(text), length, single, parts, replaced)
 
-    each = _capacity(kind, _header(alphabet, True, concat_bits))
-    pieces = _split(text, each, costs)
+    split = _split_gsm if kind is _GSM7 else _split_ucs2
+    pieces = split(text, encoded, each)
     if len(pieces) > MAX_PARTS:
         raise EncodeError(f"text needs {len(pieces)} parts; at most {MAX_PARTS} can be joined")
+    headers = udh.concat_headers(reference, len(pieces), concat_bits, locking_id, single_id)
     parts = tuple(
-        Part(
-            piece,
-            used,
-            udh.build(
-                udh.elements(
-                    udh.Concat(reference, len(pieces), sequence, concat_bits),
-                    locking_id,
-                    single_id,
-                )
-            ),
-        )
-        for sequence, (piece, used) in enumerate(pieces, start=1)
+        Part(piece, used, header) for (piece, used), header in zip(pieces, headers, strict=True)
     )
     return Segmentation(kind, alphabet, text, len(text), length, each, parts, replaced)

@@ -50,6 +50,17 @@ class Header:
         return None
 
     @property
+    def shifts(self) -> tuple[int, int]:
+        """(locking, single): the national language tables, 0 for the default ones."""
+        locking = single = None
+        for ident, data in self.elements:
+            if ident == LOCKING_SHIFT and locking is None:
+                locking = data
+            elif ident == SINGLE_SHIFT and single is None:
+                single = data
+        return (locking[0] if locking else 0), (single[0] if single else 0)
+
+    @property
     def locking(self) -> int:
         data = self._find(LOCKING_SHIFT)
         return data[0] if data else 0
@@ -95,6 +106,19 @@ def build(parts: list[tuple[int, bytes]]) -> bytes:
     return bytes((len(body),)) + body
 
 
+def concat_headers(
+    reference: int, total: int, bits: int = 8, locking: int = 0, single: int = 0
+) -> list[bytes]:
+    """The headers of parts 1 to ``total`` of a concatenated message, each
+    ``build(elements(Concat(reference, total, sequence, bits), locking, single))``: they
+    differ only in the sequence octet, which follows the UDHL, the element's identifier and
+    length, the reference and the total."""
+    first = build(elements(Concat(reference, total, 1, bits), locking, single))
+    at = 5 if bits == 8 else 6
+    head, tail = first[:at], first[at + 1 :]
+    return [first, *(head + bytes((sequence,)) + tail for sequence in range(2, total + 1))]
+
+
 def length(concat: bool, concat_bits: int, locking: int, single: int) -> int:
     """Octets a header with these elements takes, UDHL included (0 for none)."""
     size = (2 + (4 if concat_bits == 16 else 3)) if concat else 0
@@ -107,6 +131,11 @@ def parse(data: bytes) -> Header:
     """Parse a header (UDHL first). Raises PduError for lengths that do not add up."""
     if not data:
         raise PduError("user data header missing")
+    if data[:3] == b"\x05\x00\x03" and len(data) >= 6:  # the usual header: 8-bit concatenation
+        total, sequence = data[4], data[5]
+        if not 1 <= sequence <= total:
+            raise PduError(f"concatenation element says part {sequence} of {total}")
+        return Header(((CONCAT_8, bytes(data[3:6])),))
     total = data[0]
     if total + 1 > len(data):
         raise PduError(f"user data header says {total} octets, {len(data) - 1} present")

@@ -18,6 +18,12 @@ NPI_UNKNOWN = 0
 #: Semi-octet values above 9 (TS 23.040 9.1.2.3).
 _BCD_EXTRA = {0xA: "*", 0xB: "#", 0xC: "a", 0xD: "b", 0xE: "c"}
 _BCD_OF = {char: value for value, char in _BCD_EXTRA.items()} | {str(d): d for d in range(10)}
+_BCD_CHARS = frozenset(_BCD_OF)
+# Semi-octets go through hexadecimal: a digit is its hex digit, * # a b c are a to e; the
+# first digit of a pair is the low nibble of its octet, so octets are swapped on the way.
+_TO_HEX = str.maketrans("*#abc", "abcde")
+_FROM_HEX = str.maketrans("abcde", "*#abc")
+_SWAPPED = bytes((value & 0x0F) << 4 | value >> 4 for value in range(0x100))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,7 @@ class Address:
         text = text.strip()
         if text.startswith("+") and text[1:].isdigit() and len(text) > 1:
             return cls(text[1:], TON_INTERNATIONAL, NPI_ISDN)
-        if text and all(char in _BCD_OF for char in text):
+        if text and _BCD_CHARS.issuperset(text):
             return cls(text, TON_UNKNOWN, NPI_ISDN)
         if text:
             return cls(text, TON_ALPHANUMERIC, NPI_UNKNOWN)
@@ -54,25 +60,27 @@ class Address:
 
 def semi_octets(digits: str) -> bytes:
     """Digits as swapped semi-octets, 0xF filling an odd last octet."""
-    try:
-        values = [_BCD_OF[char] for char in digits]
-    except KeyError as exc:
-        raise EncodeError(f"{exc.args[0]!r} cannot be written as a semi-octet") from None
-    if len(values) % 2:
-        values.append(0xF)
-    return bytes(values[i] | values[i + 1] << 4 for i in range(0, len(values), 2))
+    if not (digits.isascii() and digits.isdecimal()):
+        if not _BCD_CHARS.issuperset(digits):
+            bad = next(char for char in digits if char not in _BCD_CHARS)
+            raise EncodeError(f"{bad!r} cannot be written as a semi-octet")
+        digits = digits.translate(_TO_HEX)
+    if len(digits) % 2:
+        digits += "f"
+    return bytes.fromhex(digits).translate(_SWAPPED)
 
 
 def digits_of(data: bytes, count: int) -> str:
     """``count`` semi-octet digits from ``data``; PduError for values that are not digits."""
-    out = []
-    for index in range(count):
-        octet = data[index // 2]
-        value = octet >> 4 if index % 2 else octet & 0x0F
-        if value == 0xF:
-            raise PduError(f"semi-octet filler 0xF inside an address at digit {index + 1}")
-        out.append(str(value) if value < 10 else _BCD_EXTRA[value])
-    return "".join(out)
+    digits = bytes(data[: (count + 1) // 2]).translate(_SWAPPED).hex()[:count]
+    if digits.isdecimal() and len(digits) == count:
+        return digits
+    filler = digits.find("f")
+    if filler >= 0:
+        raise PduError(f"semi-octet filler 0xF inside an address at digit {filler + 1}")
+    if len(digits) < count:
+        raise IndexError("index out of range")  # as reading past the end would
+    return digits.translate(_FROM_HEX)
 
 
 def encode(address: Address) -> bytes:
@@ -105,7 +113,10 @@ def decode(data: bytes, pos: int) -> tuple[Address, int]:
     if ton == TON_ALPHANUMERIC:
         septets = unpack(body, count * 4 // 7)
         return Address(DEFAULT.decode(septets), ton, npi), end
-    return Address(digits_of(body, count), ton, npi), end
+    digits = body.translate(_SWAPPED).hex()[:count]  # digits_of, inline: the usual case
+    if not digits.isdecimal():
+        digits = digits_of(body, count)
+    return Address(digits, ton, npi), end
 
 
 def encode_sca(address: Address | None) -> bytes:

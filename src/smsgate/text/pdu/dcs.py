@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -23,8 +24,10 @@ class DataCoding:
 
 
 _GENERAL = {0: Alphabet.GSM7, 1: Alphabet.DATA8, 2: Alphabet.UCS2, 3: Alphabet.GSM7}
+_BITS = {Alphabet.GSM7: 0x00, Alphabet.DATA8: 0x04, Alphabet.UCS2: 0x08}
 
 
+@functools.lru_cache(maxsize=256)
 def decode_dcs(octet: int) -> DataCoding:
     """Every value decodes: reserved ones as GSM 7-bit, as the standard tells receivers to."""
     group = octet >> 4
@@ -42,7 +45,7 @@ def decode_dcs(octet: int) -> DataCoding:
 
 def encode_dcs(alphabet: Alphabet, message_class: int | None = None) -> int:
     """The general data coding group: alphabet, and the class when given."""
-    bits = {Alphabet.GSM7: 0x00, Alphabet.DATA8: 0x04, Alphabet.UCS2: 0x08}[alphabet]
+    bits = _BITS[alphabet]
     if message_class is None:
         return bits
     if not 0 <= message_class <= 3:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime, timedelta, timezone
 
 from smsgate.text.errors import EncodeError, PduError
 
+#: Octet -> the two swapped decimal digits it holds, or -1 when it holds other values.
+_BCD = tuple(
+    (value & 0x0F) * 10 + (value >> 4) if value & 0x0F < 10 and value >> 4 < 10 else -1
+    for value in range(0x100)
+)
 
-def _bcd(octet: int) -> int:
-    low, high = octet & 0x0F, octet >> 4
-    if low > 9 or high > 9:
-        raise PduError(f"time stamp octet 0x{octet:02X} is not two decimal digits")
-    return low * 10 + high
+
+@functools.lru_cache(maxsize=256)
+def _zone(minutes: int) -> timezone:
+    return timezone(timedelta(minutes=minutes))
 
 
 def _swap(value: int) -> int:
@@ -23,14 +28,19 @@ def decode_timestamp(data: bytes) -> datetime:
     """Seven semi-octet pairs: year, month, day, hour, minute, second, time zone."""
     if len(data) != 7:
         raise PduError(f"a time stamp has 7 octets, not {len(data)}")
-    year, month, day, hour, minute, second = (_bcd(octet) for octet in data[:6])
-    tz = data[6]
+    year, month, day, hour, minute, second, tz = data
+    bcd = _BCD
+    fields = (bcd[year], bcd[month], bcd[day], bcd[hour], bcd[minute], bcd[second])
+    if -1 in fields:
+        bad = data[fields.index(-1)]
+        raise PduError(f"time stamp octet 0x{bad:02X} is not two decimal digits")
+    year, month, day, hour, minute, second = fields
     quarters = (tz & 0x07) * 10 + (tz >> 4)
     if tz >> 4 > 9 or quarters > 79:
         raise PduError(f"time zone octet 0x{tz:02X} is not a time zone")
-    offset = timedelta(minutes=15 * quarters) * (-1 if tz & 0x08 else 1)
+    zone = _zone(15 * quarters * (-1 if tz & 0x08 else 1))
     try:
-        return datetime(2000 + year, month, day, hour, minute, second, tzinfo=timezone(offset))
+        return datetime(2000 + year, month, day, hour, minute, second, tzinfo=zone)
     except ValueError as exc:
         raise PduError(f"impossible time stamp {data.hex().upper()}: {exc}") from None
 
