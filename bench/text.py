@@ -46,8 +46,8 @@ from typing import TypeVar
 import gsmmodem.pdu as gsmmodem
 
 from smsgate.text.gsm7 import DEFAULT
-from smsgate.text.pdu import Coding, decode, encode_deliver
-from smsgate.text.pdu.tpdu import submit_parts
+from smsgate.text.pdu import decode
+from smsgate.text.pdu.tpdu import deliver_parts, submit_parts
 from smsgate.text.segments import segment
 
 T = TypeVar("T")
@@ -174,16 +174,7 @@ def pdus_of(texts: Sequence[str]) -> list[tuple[str, str]]:
     submits: list[tuple[str, str]] = []
     for index, text in enumerate(texts):
         seg = segment(text, reference=index & 0xFF)
-        coding = Coding.GSM7 if seg.alphabet is not None else Coding.UCS2
-        for part in seg.parts:
-            pdu = encode_deliver(
-                ORIGINATOR,
-                part.text,
-                timestamp=SENT_AT,
-                coding=coding,
-                alphabet=seg.alphabet,
-                header=part.udh,
-            )
+        for pdu in deliver_parts(ORIGINATOR, seg, timestamp=SENT_AT):
             delivers.append((pdu.hex(), "mt"))
         for pdu in submit_parts(DESTINATION, seg, reference=index & 0xFF, status_report=True):
             submits.append((pdu.hex(), "mo"))

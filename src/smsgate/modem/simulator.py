@@ -29,7 +29,8 @@ import structlog
 from smsgate.modem.commands import decode_ussd_text
 from smsgate.text.errors import EncodeError, PduError
 from smsgate.text.gsm7 import DEFAULT, pack
-from smsgate.text.pdu import Coding, Submit, decode, encode_deliver, encode_status_report
+from smsgate.text.pdu import Submit, decode, encode_status_report
+from smsgate.text.pdu.tpdu import deliver_parts
 from smsgate.text.segments import segment
 
 log = structlog.get_logger(__name__)
@@ -167,20 +168,8 @@ class ModemSimulator:
         ``order``, part numbers from 0, and once more each with ``duplicate``). Returns the
         number of parts."""
         seg = segment(text, reference=next(self._concat) & 0xFF)
-        coding = Coding.GSM7 if seg.alphabet is not None else Coding.UCS2
         stamp = when or datetime.now(UTC).replace(microsecond=0)
-        pdus = [
-            encode_deliver(
-                originator,
-                part.text,
-                timestamp=stamp,
-                coding=coding,
-                alphabet=seg.alphabet,
-                header=part.udh,
-                sca=None,
-            )
-            for part in seg.parts
-        ]
+        pdus = deliver_parts(originator, seg, timestamp=stamp)
         sequence = order if order is not None else list(range(len(pdus)))
         if duplicate:
             sequence = sequence + sequence

@@ -8,6 +8,7 @@ add up raises PduError, the one error the decoders raise.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -476,19 +477,18 @@ def decode(
     raise ValueError(f"direction is 'mt' or 'mo', not {direction!r}")
 
 
-def submit_parts(
-    destination: Address | str,
+def _per_part(
+    encode: Callable[..., Pdu],
+    address: Address | str,
     segmentation: Segmentation,
-    **options: Any,
+    options: dict[str, Any],
 ) -> list[Pdu]:
-    """One SMS-SUBMIT per part of a segmented text (headers included); ``options`` are
-    encode_submit's (reference, sca, validity, status_report, message_class …)."""
     coding = _GSM7 if segmentation.alphabet is not None else _UCS2
-    if isinstance(destination, str):
-        destination = Address.parse(destination)
+    if isinstance(address, str):
+        address = Address.parse(address)
     return [
-        encode_submit(
-            destination,
+        encode(
+            address,
             part.text,
             coding=coding,
             alphabet=segmentation.alphabet,
@@ -497,3 +497,19 @@ def submit_parts(
         )
         for part in segmentation.parts
     ]
+
+
+def submit_parts(
+    destination: Address | str, segmentation: Segmentation, **options: Any
+) -> list[Pdu]:
+    """One SMS-SUBMIT per part of a segmented text (headers included); ``options`` are
+    encode_submit's (reference, sca, validity, status_report, message_class …)."""
+    return _per_part(encode_submit, destination, segmentation, options)
+
+
+def deliver_parts(
+    originator: Address | str, segmentation: Segmentation, **options: Any
+) -> list[Pdu]:
+    """One SMS-DELIVER per part of a segmented text (headers included); ``options`` are
+    encode_deliver's (timestamp, sca, message_class …). Simulators use it."""
+    return _per_part(encode_deliver, originator, segmentation, options)
