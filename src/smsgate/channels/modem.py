@@ -409,7 +409,7 @@ class ModemChannel(Channel):
                 response = await modem.command(f"AT+CMGR={index}")
                 stored = at.parse_cmgr(response.lines, index) if response.ok else None
                 if stored is not None:
-                    await self._stored(modem, stored)
+                    await self._pdu(modem, stored.pdu, stored.index)
             finally:
                 if elsewhere:
                     await modem.check(f'AT+CPMS="{self.options.storage}"')
@@ -424,10 +424,7 @@ class ModemChannel(Channel):
         if not response.ok:
             return
         for stored in at.parse_cmgl(response.lines):
-            await self._stored(modem, stored)
-
-    async def _stored(self, modem: Modem, stored: at.Stored) -> None:
-        await self._pdu(modem, stored.pdu, stored.index)
+            await self._pdu(modem, stored.pdu, stored.index)
 
     async def _pdu(self, modem: Modem | None, pdu: str, index: int | None) -> None:
         try:

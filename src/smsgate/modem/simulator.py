@@ -30,6 +30,7 @@ from smsgate.modem.commands import decode_ussd_text
 from smsgate.text.errors import EncodeError, PduError
 from smsgate.text.gsm7 import DEFAULT, pack
 from smsgate.text.pdu import Submit, decode, encode_status_report
+from smsgate.text.pdu.address import Address, encode_sca
 from smsgate.text.pdu.tpdu import deliver_parts
 from smsgate.text.segments import segment
 
@@ -208,7 +209,7 @@ class ModemSimulator:
                 return fault
         return None
 
-    def _record(self, pdu_hex: str) -> tuple[int, Submit]:
+    def _record(self, pdu_hex: str) -> int:
         submit = decode(pdu_hex, direction="mo")
         assert isinstance(submit, Submit)
         reference = next(self._references) & 0xFF
@@ -224,7 +225,7 @@ class ModemSimulator:
             task = asyncio.get_running_loop().create_task(self._report(sent, status))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return reference, submit
+        return reference
 
     async def _report(self, sent: SentMessage, status: int) -> None:
         if self.config.report_delay:
@@ -245,8 +246,6 @@ class ModemSimulator:
 
 
 def _sca_hex(number: str) -> str:
-    from smsgate.text.pdu.address import Address, encode_sca
-
     return encode_sca(Address.parse(number)).hex().upper()
 
 
@@ -542,7 +541,7 @@ class _Connection:
             sca_length = octets[0] if octets else 0
             if length is not None and len(octets) - 1 - sca_length != length:
                 raise PduError(f"{len(octets) - 1 - sca_length} octets, not {length}")
-            reference, _ = self.modem._record(body)
+            reference = self.modem._record(body)
         except (ValueError, PduError, EncodeError, IndexError) as exc:
             log.info("simulated modem refused a PDU", error=str(exc))
             self._final("+CMS ERROR: 304")
