@@ -79,19 +79,18 @@ class Prepared:
     text_sent: str | None  # the text after smart encoding, when it changed anything
 
 
-def check_text(
-    text: str, languages: tuple[int, ...] = (), smart: bool = False, *, limits: bool = True
-) -> Segmentation:
-    """Segment ``text``, refusing what cannot be encoded or (with ``limits``) is longer than
-    a message may be."""
+def check_text(text: str, languages: tuple[int, ...] = (), smart: bool = False) -> Segmentation:
+    """Segment ``text``, refusing what cannot be encoded."""
     if text == "":
         raise InvalidParameter("text", "text parameter is missing")
     try:
-        seg = segment(text, languages=languages, smart=smart)
+        return segment(text, languages=languages, smart=smart)
     except EncodeError as exc:
         raise InvalidParameter("text", f"invalid text: {exc}") from None
-    if not limits:
-        return seg
+
+
+def check_length(seg: Segmentation) -> Segmentation:
+    """``seg``, unless it is longer than a message may be."""
     if seg.encoding is Encoding.GSM7 and seg.characters > MAX_GSM_CHARACTERS:
         raise InvalidParameter(
             "text",
@@ -145,7 +144,7 @@ def prepare(
 
     # The text alone must be encodable before destinations are looked at; its length is
     # checked per destination, as national tables may fit more characters for some.
-    check_text(sub.text, languages_for(""), smart, limits=False)
+    segmentation("")
     if not EXPIRY_MIN <= sub.message_expiry <= EXPIRY_MAX:
         raise InvalidParameter(
             "message_expiry",
@@ -189,7 +188,7 @@ def prepare(
     for dest in destinations:
         uuid = uuid7()
         uuids.append(uuid)
-        seg = segmentation(dest.country_iso2)
+        seg = check_length(segmentation(dest.country_iso2))
         units.append(seg.units)
         encodings.append(seg.name)
         msg = Message(
