@@ -27,7 +27,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from smsgate.api.responses import JSONResponse
-from smsgate.channels.modem import ModemChannel
+from smsgate.channels.base import AsksUssd
 from smsgate.config import SmsSenderSettings
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.gateway import Gateway
@@ -197,12 +197,11 @@ async def _handed_over(changes: asyncio.Queue[Any], uuid: str, wait: float) -> s
 
 
 async def _get_balance(gateway: Gateway, settings: SmsSenderSettings) -> Response:
-    channel = None
+    able = [c for c in gateway.channels.values() if "ussd" in c.capabilities]
     if settings.balance_channel is not None:
-        channel = gateway.channels.get(settings.balance_channel)
-    else:
-        channel = next((c for c in gateway.channels.values() if isinstance(c, ModemChannel)), None)
-    if not isinstance(channel, ModemChannel):
+        able = [c for c in able if c.name == settings.balance_channel]
+    channel = able[0] if able else None
+    if not isinstance(channel, AsksUssd):
         raise Refusal(500, 33, "internal modem error: no modem channel to ask the balance")
     try:
         answer = await channel.ussd(settings.balance_code)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smsgate.core.clock import Clock
 from smsgate.core.events import Event, SendFailed, Submitted
+from smsgate.modem.commands import Ussd
 
 
 class EventSink(Protocol):
@@ -37,6 +38,13 @@ class Outbound:
     encoding: str
     units: int
     attempt: int
+
+
+@runtime_checkable
+class AsksUssd(Protocol):
+    """A channel that can ask its network a USSD code (capability ``ussd``)."""
+
+    async def ussd(self, code: str, seconds: float = 30.0) -> Ussd: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -154,9 +154,7 @@ class ModemChannel(Channel):
             "reason": None if s.up else s.reason,
             "signal_dbm": s.signal.dbm if s.signal else None,
             "signal_bars": s.signal.bars if s.signal else None,
-            "registration": at.REGISTRATION.get(s.registration, None)
-            if s.registration is not None
-            else None,
+            "registration": None if s.registration is None else at.REGISTRATION.get(s.registration),
             "operator": s.operator,
             "imei": s.imei,
             "imsi": s.imsi,
@@ -328,9 +326,7 @@ class ModemChannel(Channel):
         held = self._held.pop(message.uuid, [])
         if held:
             # The dispatcher records the handover before this task yields: these come after.
-            task = asyncio.get_running_loop().create_task(self._release(held))
-            self._releasing.add(task)
-            task.add_done_callback(self._releasing.discard)
+            self._later(self._release(held))
         refs = tuple(progress.refs) if self.options.status_reports else ()
         return Submitted(message.uuid, self.name, progress.refs[0], part_refs=refs)
 
@@ -467,11 +463,13 @@ class ModemChannel(Channel):
         """The message failed for good: its parts' reports settle nothing."""
         held = self._held.pop(uuid, [])
         if held:
-            task = asyncio.get_running_loop().create_task(
-                self._delete(self._modem, [index for _, index in held])
-            )
-            self._releasing.add(task)
-            task.add_done_callback(self._releasing.discard)
+            self._later(self._delete(self._modem, [index for _, index in held]))
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` once the current task yields, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
     async def _deliver(self, modem: Modem | None, message: Deliver, index: int | None) -> None:
         originator = str(message.originator)
