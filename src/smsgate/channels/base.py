@@ -23,8 +23,9 @@ class EventSink(Protocol):
     def emit(self, event: Event) -> None:
         """Hand an event over; it is recorded soon, in order."""
 
-    async def record(self, event: Event) -> None:
-        """Hand an event over and return once it is committed."""
+    async def record(self, event: Event) -> bool:
+        """Hand an event over and return once it is committed: False when it named no
+        message."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -445,7 +445,7 @@ class ModemChannel(Channel):
         await self._idle.wait()
         ref = f"{digits(report.recipient.value)}/{report.reference}"
         delivered = outcome is Outcome.DELIVERED
-        code = "" if delivered else _report_error(report.status)
+        code = "" if delivered else at.report_error(report.status)
         event = DeliveryReport(delivered, code, channel=self.name, channel_ref=ref)
         for uuid, progress in self._progress.items():
             if ref in progress.refs:
@@ -512,14 +512,3 @@ class ModemChannel(Channel):
             if index is not None and modem is not None:
                 with contextlib.suppress(CommandFailed):
                     await modem.check(f"AT+CMGD={index}")
-
-
-def _report_error(status: int) -> str:
-    """A Plivo error code for a failed status report's TP-ST (TS 23.040 9.2.3.15)."""
-    if status in (0x41, 0x43, 0x44, 0x45, 0x61, 0x63, 0x64, 0x65):
-        return errors.DESTINATION_PERMANENTLY_UNAVAILABLE
-    if status in (0x42, 0x62):
-        return errors.PROHIBITED_BY_CARRIER
-    if status in (0x46, 0x66):
-        return errors.EXPIRED
-    return errors.DESTINATION_TEMPORARILY_UNAVAILABLE

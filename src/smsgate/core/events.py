@@ -56,7 +56,12 @@ class Expired:
 
 @dataclass(frozen=True, slots=True)
 class InboundReceived:
-    """A message arrived from a handset through ``channel``."""
+    """A message arrived from a handset through ``channel``.
+
+    ``channel_ref`` names it on the channel (a spool file, say): a message already recorded
+    under the same reference is not recorded again, so a channel that stores a message and
+    crashes before it can forget it does not deliver it twice.
+    """
 
     channel: str
     from_number: str
@@ -64,6 +69,7 @@ class InboundReceived:
     text: str
     account_auth_id: str | None = None
     units: int | None = None
+    channel_ref: str | None = None
 
 
 Event = Submitted | SendFailed | DeliveryReport | Expired | InboundReceived

@@ -71,6 +71,7 @@ class _Batch:
         self.changed_parts: dict[int, Part] = {}
         self.created: list[Message] = []
         self.created_uuids: set[str] = set()  # written by INSERT, not UPDATE
+        self.inbound_refs: set[tuple[str, str]] = set()
         self.events: list[dict[str, Any]] = []
         self.callbacks: list[dict[str, Any]] = []
         self.outcome = Outcome()
@@ -141,6 +142,13 @@ def _forget(msg: Message, state: State) -> None:
 
 
 def _submitted(batch: _Batch, msg: Message, event: Submitted) -> None:
+    if (
+        msg.state != State.QUEUED
+        and msg.channel == event.channel
+        and msg.channel_ref == event.channel_ref
+        and msg.sent_at is not None
+    ):
+        return  # this handover is recorded already (a channel and the dispatcher both tell)
     msg.channel = event.channel
     msg.channel_ref = event.channel_ref
     if event.rate is not None:
@@ -212,6 +220,11 @@ def _expired(batch: _Batch, msg: Message) -> None:
 
 
 def _inbound(conn: Connection, batch: _Batch, event: InboundReceived) -> None:
+    if event.channel_ref and (
+        (event.channel, event.channel_ref) in batch.inbound_refs
+        or message_store.inbound_exists(conn, event.channel, event.channel_ref)
+    ):
+        return  # recorded already: the channel could not forget it before a restart
     if event.account_auth_id:
         # A named account must exist: never hand one tenant's message to another.
         account = account_store.by_auth_id(conn, event.account_auth_id)
@@ -241,7 +254,10 @@ def _inbound(conn: Connection, batch: _Batch, event: InboundReceived) -> None:
         created_at=now,
         request_id=api_id(),
         channel=event.channel,
+        channel_ref=event.channel_ref,
     )
+    if event.channel_ref:
+        batch.inbound_refs.add((event.channel, event.channel_ref))
     batch.created.append(msg)
     batch.created_uuids.add(msg.uuid)
     batch.by_uuid[msg.uuid] = msg

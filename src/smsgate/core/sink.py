@@ -2,7 +2,8 @@
 
 ``emit`` hands an event over and returns at once; ``record`` returns only once the event is
 committed, for a channel that must not acknowledge a network before then (a delivery receipt,
-an inbound message).
+an inbound message), and tells whether the event named a message (a report may arrive before
+the handover it refers to is known).
 
 While the store is unreachable, recording is retried with backoff for as long as it takes:
 events are never dropped for that. An event that fails for any other reason (one the store
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import structlog
 
@@ -23,7 +25,15 @@ from smsgate.store.database import store_unavailable
 
 log = structlog.get_logger(__name__)
 
-Recorder = Callable[[list[Event]], Awaitable[object]]
+
+class Recorded(Protocol):
+    """What recording a batch tells: the events that named no message."""
+
+    @property
+    def unmatched(self) -> list[Event]: ...
+
+
+Recorder = Callable[[list[Event]], Awaitable[Recorded]]
 
 POISON_TRIES = 5
 
@@ -33,7 +43,7 @@ class BatchingSink:
 
     def __init__(self, record: Recorder, retry_delay: float = 1.0, max_batch: int = 1000) -> None:
         self._record = record
-        self._pending: list[tuple[Event, asyncio.Future[None] | None]] = []
+        self._pending: list[tuple[Event, asyncio.Future[bool] | None]] = []
         self._task: asyncio.Task[None] | None = None
         self._retry_delay = retry_delay
         self._max_batch = max_batch
@@ -43,13 +53,14 @@ class BatchingSink:
     def emit(self, event: Event) -> None:
         self._put(event, None)
 
-    async def record(self, event: Event) -> None:
-        """Hand ``event`` over and wait until it is committed (or set aside: then raise)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def record(self, event: Event) -> bool:
+        """Hand ``event`` over and wait until it is committed (or set aside: then raise).
+        False when it named no message."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._put(event, done)
-        await done
+        return await done
 
-    def _put(self, event: Event, done: asyncio.Future[None] | None) -> None:
+    def _put(self, event: Event, done: asyncio.Future[bool] | None) -> None:
         self._pending.append((event, done))
         self._idle.clear()
         if self._task is None or self._task.done():
@@ -63,7 +74,7 @@ class BatchingSink:
         while self._pending:
             batch = self._pending[:size]
             try:
-                await self._record([event for event, _ in batch])
+                recorded = await self._record([event for event, _ in batch])
             except Exception as exc:
                 if store_unavailable(exc):
                     log.warning("store unavailable; will record events later", error=str(exc))
@@ -91,8 +102,9 @@ class BatchingSink:
                 delay = min(delay * 2, 30.0)
                 continue
             delay, size, tries = self._retry_delay, self._max_batch, 0
-            for _, done in batch:
-                _settle(done, None)
+            unmatched = {id(event) for event in recorded.unmatched}
+            for event, done in batch:
+                _settle(done, None, id(event) not in unmatched)
             del self._pending[: len(batch)]
         self._idle.set()
 
@@ -114,10 +126,12 @@ class BatchingSink:
             self._pending.clear()
 
 
-def _settle(done: asyncio.Future[None] | None, error: BaseException | None) -> None:
+def _settle(
+    done: asyncio.Future[bool] | None, error: BaseException | None, matched: bool = True
+) -> None:
     if done is None or done.done():
         return
     if error is None:
-        done.set_result(None)
+        done.set_result(matched)
     else:
         done.set_exception(error)

@@ -323,3 +323,14 @@ def cms_failure(code: int | None) -> Failure:
     if 128 <= code <= 255:  # TP-Failure-Cause (TS 23.040 9.2.3.22): the SC refused the TPDU
         return Failure(errors.INVALID_MESSAGE, False, f"CMS {code}: refused by the SMSC")
     return Failure(errors.DISPATCH_FAILED, True, f"CMS {code}")
+
+
+def report_error(status: int) -> str:
+    """A Plivo error code for a failed status report's TP-ST (TS 23.040 9.2.3.15)."""
+    if status in (0x41, 0x43, 0x44, 0x45, 0x61, 0x63, 0x64, 0x65):
+        return errors.DESTINATION_PERMANENTLY_UNAVAILABLE
+    if status in (0x42, 0x62):
+        return errors.PROHIBITED_BY_CARRIER
+    if status in (0x46, 0x66):
+        return errors.EXPIRED
+    return errors.DESTINATION_TEMPORARILY_UNAVAILABLE

@@ -192,6 +192,16 @@ def claim(conn: Connection, node: str, now: int, limit: int) -> list[Message]:
     return claimed
 
 
+def inbound_exists(conn: Connection, channel: str, ref: str) -> bool:
+    """Whether an inbound message from ``channel`` was recorded under ``ref``."""
+    found = conn.execute(
+        select(m.uuid)
+        .where(m.channel == channel, m.channel_ref == ref, m.direction == "inbound")
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def expired_uuids(conn: Connection, now: int, limit: int) -> list[str]:
     rows = conn.execute(
         select(m.uuid)
