@@ -5,8 +5,6 @@ fails a message the network refuses. Software nobody here wrote, speaking AT to 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,10 +12,7 @@ from pathlib import Path
 import pytest
 
 from smsgate.modem.simulator import ModemSimulator
-from tests.support import need_peer
-
-SMSD = shutil.which("smsd") or "/usr/sbin/smsd"
-SPOOLS = ("outgoing", "checked", "sent", "failed", "incoming", "report")
+from tests.smsd import Smsd, need_smsd
 
 
 def headers(path: Path) -> tuple[dict[str, str], str]:
@@ -48,34 +43,14 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 
 @pytest.fixture
 async def smsd(tmp_path: Path) -> AsyncIterator[tuple[Path, ModemSimulator]]:
-    need_peer(Path(SMSD).exists(), "smsd is not installed: apt-get install smstools")
+    need_smsd()
     modem = ModemSimulator(seed=3)
     _, port = await modem.start()
-    for spool in SPOOLS:
-        (tmp_path / spool).mkdir()
-    config = tmp_path / "smsd.conf"
-    config.write_text(
-        "devices = GSM1\n"
-        f"logfile = {tmp_path}/smsd.log\nloglevel = 7\n"
-        + "".join(f"{spool} = {tmp_path}/{spool}\n" for spool in SPOOLS)
-        + f"infofile = {tmp_path}/smsd.working\npidfile = {tmp_path}/smsd.pid\n"
-        "delaytime = 1\ndelaytime_mainprocess = 1\nreceive_before_send = no\n"
-        "\n[GSM1]\n"
-        f"device = @127.0.0.1:{port}\nincoming = yes\nreport = yes\ncheck_memory_method = 1\n"
-    )
-    process = subprocess.Popen(
-        [SMSD, "-c", str(config), "-t"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    daemon = Smsd(tmp_path, port, extra="").start()
     try:
         yield tmp_path, modem
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        daemon.kill()
         await modem.stop()
 
 

@@ -164,6 +164,7 @@ class SmstoolsChannel(Channel):
         self._waiting: dict[str, tuple[asyncio.Future[Result], int]] = {}
         self._settled: OrderedDict[str, Result] = OrderedDict()
         self._retry_at: dict[tuple[str, str], float] = {}  # files to look at again later
+        self._early: dict[str, set[str]] = {}  # refs of parts sent, by message not settled yet
         self._complained: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -329,9 +330,16 @@ class SmstoolsChannel(Channel):
         async with self._lock:
             names = [part_name(self.options.prefix, uuid, n, total) for n in range(1, total + 1)]
             located = await asyncio.to_thread(lambda: [self.spool.where(n) for n in names])
-            if any(kind in ("outgoing", "checked") for kind in located):
-                return
             present = [(n, k) for n, k in zip(names, located, strict=True) if k is not None]
+            if any(kind in ("outgoing", "checked") for kind in located):
+                # Reports for the parts already sent wait until the message is settled.
+                done = [(n, k) for n, k in present if k == "sent"]
+                sent_refs = await self._read_parts(done, now) if done else []
+                self._early[uuid] = {
+                    self._ref(s) for s in sent_refs or [] if isinstance(s, results.Sent)
+                }
+                return
+            self._early.pop(uuid, None)
             waiting = uuid in self._waiting
             if not present:
                 if waiting:  # written, and gone from every directory
@@ -437,7 +445,7 @@ class SmstoolsChannel(Channel):
     async def _all_sent(
         self, uuid: str, present: list[tuple[str, str]], sent: list[results.Sent]
     ) -> None:
-        refs = tuple(f"{s.modem}/{s.to}/{s.message_id}" for s in sent if s.message_id is not None)
+        refs = tuple(self._ref(s) for s in sent if s.message_id is not None)
         if self.options.status_reports and len(refs) < len(sent):
             log.warning("smsd named no message reference for a part", message_uuid=uuid)
         part_refs = refs if self.options.status_reports and len(refs) == len(sent) else ()
@@ -453,6 +461,12 @@ class SmstoolsChannel(Channel):
         self._remember(uuid, outcome)
         self._resolve(uuid, outcome)
         await self._tidy(present)
+
+    @staticmethod
+    def _ref(sent: results.Sent) -> str:
+        """A part's reference: smsd's modem, the recipient and the TP-MR (reports name all
+        three; a TP-MR alone repeats every 256 messages)."""
+        return f"{sent.modem}/{sent.to}/{sent.message_id}"
 
     async def _tidy(self, files: list[tuple[str, str]]) -> None:
         for name, kind in files:
@@ -528,18 +542,21 @@ class SmstoolsChannel(Channel):
         if done:
             self._retry_at.pop(key, None)
             await self._tidy([(entry.name, kind)])
-        else:
+        elif done is False:
             self._retry_at[key] = now + self.options.poll_interval
         return None
 
-    async def _report(self, spool: SpoolFile, entry: Entry, now: float) -> bool:
+    async def _report(self, spool: SpoolFile, entry: Entry, now: float) -> bool | None:
+        """True once recorded (or dropped); False to try again later; None to look again at
+        the next scan (its message is still being sent)."""
         report = results.read_report(spool)
         outcome = outcome_of(report.status)
-        self.status.reports += 1
         if outcome is Outcome.PENDING:
             return True  # the network is still trying; its final report follows
         delivered = outcome is Outcome.DELIVERED
         ref = f"{report.modem}/{report.recipient}/{report.message_id}"
+        if any(ref in refs for refs in self._early.values()):
+            return None  # its message's other parts are still with smsd
         event = DeliveryReport(
             delivered,
             "" if delivered else report_error(report.status),
@@ -547,6 +564,7 @@ class SmstoolsChannel(Channel):
             channel_ref=ref,
         )
         if await self.sink.record(event):
+            self.status.reports += 1
             return True
         if now - entry.mtime > self.options.report_wait:
             log.warning("a status report named no message; dropped", channel=self.name, ref=ref)
