@@ -289,6 +289,13 @@ def admin_set_password(obj: Context, username: str, password: str) -> None:
     click.echo(f"admin user {username!r} {'created' if created else 'updated'}")
 
 
+@main.command("hash-password")
+@click.password_option(help="The password to hash (asked for when not given).")
+def hash_password_cmd(password: str) -> None:
+    """Print a password's scrypt hash, for a settings file's password_hash."""
+    click.echo(hash_password(password))
+
+
 @main.group()
 def simulator() -> None:
     """The simulator channel."""

@@ -9,6 +9,7 @@ names: ``SMSGATE_DISPATCHER__BATCH_SIZE=200``.
 from __future__ import annotations
 
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +98,59 @@ class SmsSenderSettings(BaseModel):
     balance_code: str = Field(default="*100#", pattern=r"^[0-9*#+]{2,32}$")
 
 
+class SmstoolsApiUser(BaseModel):
+    """A user of the smstools-http-api face (its ``USERS`` and ``MOBILE_PERMS``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[^:\s]{1,64}$")
+    password: str | None = Field(default=None, min_length=1, description="in the clear")
+    password_hash: str | None = Field(
+        default=None,
+        pattern=r"^scrypt\$",
+        description="from `smsgate hash-password`, instead of password",
+    )
+    account: str | None = Field(
+        default=None, pattern=r"^[MS]A[A-Z0-9]{18}$", description="auth_id it sends as"
+    )
+    mobiles: list[str] | None = Field(
+        default=None,
+        description="the numbers it may send to (a trailing * allows a prefix); default: any",
+    )
+    src: str | None = Field(default=None, description="src of its messages")
+    admin: bool = Field(default=False, description="reads every message of its account")
+
+    @model_validator(mode="after")
+    def _one_password(self) -> SmstoolsApiUser:
+        if (self.password is None) == (self.password_hash is None):
+            raise ValueError(f"user {self.name!r}: set either password or password_hash")
+        for mobile in self.mobiles or []:
+            if not re.fullmatch(r"\+?[0-9]+\*?", mobile.replace(" ", "")):
+                raise ValueError(
+                    f"user {self.name!r}: mobiles entry {mobile!r} is not a number "
+                    "(digits, a trailing * for a prefix)"
+                )
+        return self
+
+
+class SmstoolsApiSettings(BaseModel):
+    """The smstools-http-api-compatible face: ``POST /api/v1.0/sms/outgoing``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    src: str = Field(default="1000", description="src of its messages, unless a user has one")
+    users: list[SmstoolsApiUser] = Field(default_factory=list)
+
+    @field_validator("users")
+    @classmethod
+    def _unique(cls, value: list[SmstoolsApiUser]) -> list[SmstoolsApiUser]:
+        names = [user.name for user in value]
+        if len(set(names)) != len(names):
+            raise ValueError("smstools_api user names must be unique")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SMSGATE_", env_nested_delimiter="__", extra="forbid"
@@ -129,6 +183,7 @@ class Settings(BaseSettings):
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     smssender: SmsSenderSettings = Field(default_factory=SmsSenderSettings)
+    smstools_api: SmstoolsApiSettings = Field(default_factory=SmstoolsApiSettings)
 
     @field_validator("channels")
     @classmethod

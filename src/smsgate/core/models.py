@@ -63,6 +63,7 @@ class Message:
     expires_at: int = 0
     next_attempt_at: int = 0
     text_replaced: bool = False
+    submitted_by: str = ""
 
     def __post_init__(self) -> None:
         self.updated_at = self.updated_at or self.created_at

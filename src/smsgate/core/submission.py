@@ -55,6 +55,7 @@ class Submission:
     dlt_template_id: str = ""
     dlt_template_category: str = ""
     smart_encoding: bool | None = None  # None: the account's setting
+    submitted_by: str = ""  # face/user, for a face with users of its own
 
 
 #: National language ids the handsets of a destination country read.
@@ -202,6 +203,7 @@ def prepare(
             encoding=seg.name,
             units=seg.units,
             text_replaced=seg.replaced > 0,
+            submitted_by=sub.submitted_by,
             created_at=now,
             request_id=request_id,
             url=sub.url,

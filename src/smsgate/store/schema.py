@@ -82,6 +82,8 @@ messages = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("next_attempt_at", BigInteger, nullable=False),
     Column("text_replaced", Boolean, nullable=False, server_default=text("false")),
+    #: ``face/user`` for a face with users of its own (``smstools-api/lvv``); "" otherwise.
+    Column("submitted_by", String(100), nullable=False, server_default=""),
     Index("ix_messages_account_time", "account_id", "created_at"),
     Index("ix_messages_channel_ref", "channel", "channel_ref"),
     Index(
