@@ -24,7 +24,7 @@ from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account
 from smsgate.store.database import Database, open_database
 from smsgate.store.migrate import migrate
-from tests.support import LiveServer, need_peer, receiver  # noqa: F401 - fixture
+from tests.support import LiveServer, modem_sim, need_peer, receiver  # noqa: F401 - fixture
 
 # CI runs the property tests on a fixed seed so that a red build can be replayed; local runs
 # keep exploring new examples.

@@ -133,6 +133,18 @@ def receiver() -> Iterator[CallbackReceiver]:
     server.stop()
 
 
+def wait_for(check: Any, timeout: float = 20.0) -> Any:
+    """``check()`` once it is truthy: for state in another process, which sends no events."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        time.sleep(0.05)
+
+
 SMSGATE = [sys.executable, "-m", "smsgate"]
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
@@ -223,3 +235,23 @@ class LiveServer:
 
     def message_url(self, auth_id: str) -> str:
         return f"{self.base_url}/v1/Account/{auth_id}/Message/"
+
+
+@pytest.fixture
+def modem_sim() -> Iterator[tuple[str, str]]:
+    """`smsgate modem-sim` in a child process: its AT address and its control API's URL."""
+    process = subprocess.Popen(
+        [*SMSGATE, "modem-sim", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    at_line = process.stdout.readline()
+    control_line = process.stdout.readline()
+    at = re.search(r"tcp://\S+", at_line)
+    control = re.search(r"http://\S+", control_line)
+    assert at and control, (at_line, control_line)
+    yield at.group(), control.group()
+    process.terminate()
+    process.wait(timeout=10)

@@ -58,3 +58,4 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # a line per change otherwise

@@ -6,48 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
-import pytest
 
-from tests.support import LiveServer
-
-SMSGATE = [sys.executable, "-m", "smsgate"]
-
-
-@pytest.fixture
-def modem_sim() -> Iterator[tuple[str, str]]:
-    process = subprocess.Popen(
-        [*SMSGATE, "modem-sim", "--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    at_line = process.stdout.readline()
-    control_line = process.stdout.readline()
-    at = re.search(r"tcp://\S+", at_line)
-    control = re.search(r"http://\S+", control_line)
-    assert at and control, (at_line, control_line)
-    yield at.group(), control.group()
-    process.terminate()
-    process.wait(timeout=10)
-
-
-def wait_for(check: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        time.sleep(0.05)
+from tests.support import LiveServer, wait_for
 
 
 def test_serve_with_a_modem_channel_and_the_simulator(

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from smsgate.channels.base import Outbound
 from smsgate.channels.smstools import SmstoolsChannel
+from smsgate.core.events import Submitted
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account, Message
 from smsgate.core.submission import Submission
@@ -304,3 +306,31 @@ async def test_an_outgoing_directory_that_cannot_be_written_takes_the_channel_do
     gateway = await channel_gateway(make_gateway, spool)
     health = channel_of(gateway).health()
     assert not health.up and "outgoing" in health.detail["reason"]
+
+
+async def test_a_message_handed_over_twice_at_once_is_written_once(
+    make_gateway: GatewayFactory, spool: Path
+) -> None:
+    gateway = await channel_gateway(make_gateway, spool)
+    channel = channel_of(gateway)
+    outbound = Outbound(
+        uuid="01a23306-9dde-7000-8265-4aa576775cda",
+        src="1000",
+        dst="447700900123",
+        text="twice at once",
+        encoding="GSM",
+        units=1,
+        attempt=1,
+    )
+    first = asyncio.create_task(channel.send(outbound))
+    second = asyncio.create_task(channel.send(outbound))
+    [name] = await outgoing_files(spool, 1)
+    await scans(channel)
+    assert sorted(p.name for p in (spool / "outgoing").glob("smsgate.*")) == [name]
+    smsd_moves(spool, name, "sent", "Modem: GSM1", "Message_id: 5")
+    one, two = await asyncio.gather(first, second)
+    assert one == two and isinstance(one, Submitted)
+    assert one.channel_ref == "GSM1/447700900123/5"
+    # Once settled, a later handover of the same message answers the same, writing nothing.
+    assert await channel.send(outbound) == one
+    assert list((spool / "outgoing").iterdir()) == []

@@ -289,26 +289,27 @@ async def test_claims_of_gone_or_forgotten_nodes_return_live_ones_stay(
 ) -> None:
     """A node that stopped beating, or whose row was lost, holds nothing; a live node keeps
     its claims (PostgreSQL; on SQLite only one node ever runs, so every other claim is
-    released)."""
-    uuids = await _queue(gateway, account, dst="<".join(f"1415556{i:04d}" for i in range(6)))
+    released); this node's own claims, being worked on, stay on both."""
+    uuids = await _queue(gateway, account, dst="<".join(f"1415556{i:04d}" for i in range(8)))
     pg = not gateway.db.is_sqlite
 
-    def claim_for_three(conn: Connection) -> None:
+    def claim_for_four(conn: Connection) -> None:
         now = node_store.now_us(conn, gateway.clock.now_us())
         node_store.heartbeat(conn, "gone", "h", now - 3_600_000_000)
         node_store.heartbeat(conn, "alive", "h", now)
-        for node in ("gone", "forgotten", "alive"):
+        for node in ("gone", "forgotten", "alive", gateway.node_id):
             message_store.claim(conn, node, gateway.clock.now_us(), 2)
 
-    await gateway.writer.run(claim_for_three)
+    await gateway.writer.run(claim_for_four)
     await gateway._recover()
 
     def holders(conn: Connection) -> list[str | None]:
         rows = conn.execute(select(messages.c.claimed_by).where(messages.c.uuid.in_(uuids)))
         return sorted(row.claimed_by or "" for row in rows)
 
+    mine = [gateway.node_id] * 2
     expected = ["", "", "", "", "alive", "alive"] if pg else [""] * 6
-    assert await gateway.db.read(holders) == expected
+    assert await gateway.db.read(holders) == sorted(expected + mine)
     # A forgotten node that is still running comes back with its next heartbeat.
     await gateway.writer.run(lambda c: node_store.heartbeat(c, "forgotten", "h", 1))
     ids = await gateway.db.read(lambda c: c.execute(select(nodes.c.id)).scalars().all())

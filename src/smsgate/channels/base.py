@@ -97,6 +97,10 @@ class Channel(ABC):
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Open connections, start background work."""
 
+    def stopping(self) -> None:  # noqa: B027 - optional hook
+        """The gateway is stopping: give up waits that only wait on others (a send that
+        waits for another program to act), so that they do not hold the shutdown up."""
+
     async def stop(self) -> None:  # noqa: B027 - optional hook
         """Close connections; pending work is dropped, never half-done."""
 

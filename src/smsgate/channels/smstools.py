@@ -123,6 +123,15 @@ class SmstoolsOptions(ChannelOptions):
 
 
 @dataclass(slots=True)
+class _Wait:
+    """Sends waiting for what smsd does with one message's files."""
+
+    future: asyncio.Future[Result]
+    total: int  # parts
+    awaiting: int = 0
+
+
+@dataclass(slots=True)
 class _Status:
     problems: dict[str, str] = field(default_factory=dict)
     stalled: float | None = None  # seconds the oldest of our files has waited in outgoing
@@ -161,7 +170,7 @@ class SmstoolsChannel(Channel):
         )
         self.status = _Status()
         self._lock = asyncio.Lock()  # the files of outgoing messages: one look or change at once
-        self._waiting: dict[str, tuple[asyncio.Future[Result], int]] = {}
+        self._waiting: dict[str, _Wait] = {}
         self._settled: OrderedDict[str, Result] = OrderedDict()
         self._retry_at: dict[tuple[str, str], float] = {}  # files to look at again later
         self._early: dict[str, set[str]] = {}  # refs of parts sent, by message not settled yet
@@ -169,10 +178,12 @@ class SmstoolsChannel(Channel):
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        self._stopping = False
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
         # What smsd did while smsgate was away is recorded before anything is sent.
         await self._scan()
         self._running = True
@@ -181,6 +192,21 @@ class SmstoolsChannel(Channel):
             self._tasks.append(
                 asyncio.create_task(self._watch(), name=f"smstools-{self.name}-watch")
             )
+
+    def stopping(self) -> None:
+        """Sends waiting for smsd end now: their messages go back to smsgate's queue, and the
+        files smsd has not taken yet are taken back (a restart finds the others)."""
+        self._stopping = True
+        for uuid, wait in self._waiting.items():
+            if not wait.future.done():
+                wait.future.set_result(
+                    SendFailed(
+                        uuid,
+                        errors.DISPATCH_FAILED,
+                        "smsgate stopped while smsd had the message",
+                        temporary=True,
+                    )
+                )
 
     async def stop(self) -> None:
         self._running = False
@@ -267,7 +293,6 @@ class SmstoolsChannel(Channel):
         except EncodeError as exc:
             return SendFailed(uuid, errors.INVALID_MESSAGE, str(exc))
         files = part_files(self.options.prefix, uuid, message.dst, message.src, seg, self.flags)
-        waiter: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         async with self._lock:
             known = self._settled.get(uuid)
             if known is not None:
@@ -282,20 +307,34 @@ class SmstoolsChannel(Channel):
                     f"cannot write into smsd's outgoing directory: {exc}",
                     temporary=True,
                 )
-            self._waiting[uuid] = (waiter, len(files))
+            # A message handed over again while a send of it still waits (claimed twice)
+            # waits for the same outcome; nothing is written twice.
+            wait = self._waiting.get(uuid)
+            if wait is None or wait.future.done():
+                wait = self._waiting[uuid] = _Wait(
+                    asyncio.get_running_loop().create_future(), len(files)
+                )
+            wait.awaiting += 1
         if written:
             log.debug("handed to smsd", channel=self.name, message_uuid=uuid, files=written)
         self._wake.set()
         try:
-            return await waiter
+            outcome = await asyncio.shield(wait.future)
         except asyncio.CancelledError:
-            # Given up on (a timeout, a shutdown): what smsd has not taken yet is taken back,
-            # so that a message that expires meanwhile is not sent after all.
-            async with self._lock:
-                await asyncio.to_thread(self._withdraw, files)
+            # Given up on (a timeout): what smsd has not taken yet is taken back, so that a
+            # message that expires meanwhile is not sent after all.
+            if wait.awaiting == 1:
+                async with self._lock:
+                    await asyncio.to_thread(self._withdraw, files)
             raise
+        else:
+            if self._stopping and uuid not in self._settled:
+                async with self._lock:
+                    await asyncio.to_thread(self._withdraw, files)
+            return outcome
         finally:
-            if self._waiting.get(uuid, (None, 0))[0] is waiter:
+            wait.awaiting -= 1
+            if wait.awaiting == 0 and self._waiting.get(uuid) is wait:
                 del self._waiting[uuid]
 
     def _put(self, files: list[PartFile]) -> int:
@@ -320,9 +359,9 @@ class SmstoolsChannel(Channel):
             self._settled.popitem(last=False)
 
     def _resolve(self, uuid: str, outcome: Result) -> None:
-        waiting = self._waiting.get(uuid)
-        if waiting is not None and not waiting[0].done():
-            waiting[0].set_result(outcome)
+        wait = self._waiting.get(uuid)
+        if wait is not None and not wait.future.done():
+            wait.future.set_result(outcome)
 
     async def _settle(self, uuid: str, total: int, now: float) -> None:
         """Look at the parts of one message; once none waits with smsd, record what became of
@@ -493,17 +532,17 @@ class SmstoolsChannel(Channel):
                 part = parse_part_name(self.options.prefix, entry.name)
                 if part is not None:
                     groups.setdefault(part.uuid, part.total)
-        for uuid, (_, total) in list(self._waiting.items()):
-            groups.setdefault(uuid, total)
+        for uuid, wait in list(self._waiting.items()):
+            groups.setdefault(uuid, wait.total)
         for uuid, total in groups.items():
             await self._settle(uuid, total, now)
 
         again: list[float] = []
         for kind in ("report", "incoming"):
             for entry in listing[kind]:
-                wait = await self._inbound_file(kind, entry, now)
-                if wait is not None:
-                    again.append(wait)
+                later = await self._inbound_file(kind, entry, now)
+                if later is not None:
+                    again.append(later)
         self.status.unmatched_reports = sum(1 for key in self._retry_at if key[0] == "report")
         return min(again) if again else None
 

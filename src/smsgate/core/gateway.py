@@ -135,6 +135,8 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        for channel in self.channels.values():
+            channel.stopping()
         await self.dispatcher.drain()
         for channel in self.channels.values():
             await channel.stop()

@@ -51,11 +51,14 @@ def release_orphaned_claims(conn: Connection, alive_since: int) -> int:
 
 def release_all(conn: Connection, keep: str) -> int:
     """SQLite has one node at a time: every claim but ``keep``'s belonged to a process that is
-    gone. Returns how many messages went back to the queue."""
+    gone (``keep``'s own are being worked on). Returns how many messages went back to the
+    queue."""
     released = 0
     for table in (messages, callbacks):
         result = conn.execute(
-            table.update().where(table.c.claimed_by.is_not(None)).values(claimed_by=None)
+            table.update()
+            .where(table.c.claimed_by.is_not(None), table.c.claimed_by != keep)
+            .values(claimed_by=None)
         )
         if table is messages:
             released = int(result.rowcount or 0)
