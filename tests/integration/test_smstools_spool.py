@@ -334,3 +334,53 @@ async def test_a_message_handed_over_twice_at_once_is_written_once(
     # Once settled, a later handover of the same message answers the same, writing nothing.
     assert await channel.send(outbound) == one
     assert list((spool / "outgoing").iterdir()) == []
+
+
+async def test_two_channels_on_one_smsd_must_name_their_files_apart(spool: Path) -> None:
+    from smsgate.channels.registry import ChannelConfigError, build_channels
+    from smsgate.config import ChannelSettings
+    from smsgate.core.clock import SystemClock
+    from smsgate.core.record import Outcome
+    from smsgate.core.sink import BatchingSink
+
+    async def record(events: list[Any]) -> Outcome:
+        return Outcome()
+
+    def channel(name: str, **options: Any) -> ChannelSettings:
+        return ChannelSettings(name=name, kind="smstools", spool=str(spool), **options)
+
+    sink, clock = BatchingSink(record), SystemClock()
+    with pytest.raises(ChannelConfigError, match="prefix"):
+        build_channels([channel("a"), channel("b")], sink, clock)
+    built = build_channels([channel("a"), channel("b", prefix="second.")], sink, clock)
+    assert sorted(built) == ["a", "b"]
+
+
+async def test_a_file_that_cannot_be_removed_is_stored_once_and_left_alone(
+    make_gateway: GatewayFactory, spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = await channel_gateway(make_gateway, spool)
+    channel = channel_of(gateway)
+    account = await new_account(gateway)
+    tidy, record = channel.spool.tidy, channel.sink.record
+    recorded: list[object] = []
+
+    def sticky(kind: str, name: str) -> None:
+        if name == "GSM1.sticky":  # smsd's file in a sticky directory, smsgate another user
+            raise PermissionError(1, "Operation not permitted", name)
+        tidy(kind, name)
+
+    async def counting(event: Any) -> bool:
+        recorded.append(event)
+        return await record(event)
+
+    monkeypatch.setattr(channel.spool, "tidy", sticky)
+    monkeypatch.setattr(channel.sink, "record", counting)
+    path = put(spool / "incoming", "GSM1.sticky", received("447700900564", b"stays"))
+    await until(lambda: ("incoming", "GSM1.sticky") in channel._undeletable)
+    await scans(channel, 3)
+    assert path.exists() and len(recorded) == 1
+    assert [m.text for m in await inbound(gateway, account)] == ["stays"]
+    path.unlink()  # the operator tidies up: forgotten
+    await scans(channel)
+    assert channel._undeletable == set()

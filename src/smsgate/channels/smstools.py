@@ -175,6 +175,7 @@ class SmstoolsChannel(Channel):
         self._retry_at: dict[tuple[str, str], float] = {}  # files to look at again later
         self._early: dict[str, set[str]] = {}  # refs of parts sent, by message not settled yet
         self._complained: set[tuple[str, str]] = set()
+        self._undeletable: set[tuple[str, str]] = set()  # done with, but cannot be removed
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
@@ -512,6 +513,8 @@ class SmstoolsChannel(Channel):
             try:
                 await asyncio.to_thread(self.spool.tidy, kind, name)
             except OSError as exc:
+                # What it says is stored: it is left alone from now on.
+                self._undeletable.add((kind, name))
                 self._complain(kind, name, f"cannot archive or remove it: {exc}")
 
     # --- looking at the spool -------------------------------------------------------------
@@ -524,6 +527,13 @@ class SmstoolsChannel(Channel):
         listing = await asyncio.to_thread(
             lambda: {kind: self.spool.listing(kind) for kind in KINDS}
         )
+        if self._undeletable:
+            present = {(kind, e.name) for kind, entries in listing.items() for e in entries}
+            self._undeletable &= present
+            listing = {
+                kind: [e for e in entries if (kind, e.name) not in self._undeletable]
+                for kind, entries in listing.items()
+            }
         now = time.time()
         self._outgoing_health(listing, now)
         groups: dict[str, int] = {}

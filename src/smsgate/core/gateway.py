@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import Connection, text
 
 from smsgate.channels.base import Channel
-from smsgate.channels.registry import ChannelConfigError, build_channel
+from smsgate.channels.registry import ChannelConfigError, build_channels
 from smsgate.config import Settings
 from smsgate.core import record as recorder
 from smsgate.core.accounts import AccountDirectory, Scope
@@ -72,9 +72,9 @@ class Gateway:
         self.metrics = Metrics()
         self.accounts = AccountDirectory(db)
         self.sink = BatchingSink(self.record)
-        self.channels: dict[str, Channel] = {
-            cs.name: build_channel(cs, self.sink, self.clock) for cs in settings.channels
-        }
+        self.channels: dict[str, Channel] = build_channels(
+            settings.channels, self.sink, self.clock
+        )
         self.dispatcher = Dispatcher(
             db=db,
             writer=self.writer,
