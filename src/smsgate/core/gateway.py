@@ -72,9 +72,7 @@ class Gateway:
         self.metrics = Metrics()
         self.accounts = AccountDirectory(db)
         self.sink = BatchingSink(self.record)
-        self.channels: dict[str, Channel] = build_channels(
-            settings.channels, self.sink, self.clock
-        )
+        self.channels: dict[str, Channel] = build_channels(settings.channels, self.sink, self.clock)
         self.dispatcher = Dispatcher(
             db=db,
             writer=self.writer,
