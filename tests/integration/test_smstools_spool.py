@@ -352,8 +352,10 @@ async def test_two_channels_on_one_smsd_must_name_their_files_apart(spool: Path)
     sink, clock = BatchingSink(record), SystemClock()
     with pytest.raises(ChannelConfigError, match="prefix"):
         build_channels([channel("a"), channel("b")], sink, clock)
-    built = build_channels([channel("a"), channel("b", prefix="second.")], sink, clock)
-    assert sorted(built) == ["a", "b"]
+    with pytest.raises(ChannelConfigError, match="receive = false"):
+        build_channels([channel("a"), channel("b", prefix="second.")], sink, clock)
+    both = [channel("a"), channel("b", prefix="second.", receive=False)]
+    assert sorted(build_channels(both, sink, clock)) == ["a", "b"]
 
 
 async def test_a_file_that_cannot_be_removed_is_stored_once_and_left_alone(
@@ -384,3 +386,104 @@ async def test_a_file_that_cannot_be_removed_is_stored_once_and_left_alone(
     path.unlink()  # the operator tidies up: forgotten
     await scans(channel)
     assert channel._undeletable == set()
+
+
+async def test_a_file_that_breaks_a_scan_holds_up_nothing(
+    make_gateway: GatewayFactory, spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Present before start: the channel (and the gateway) still start.
+    put(
+        spool / "report",
+        "GSM1.super2",
+        b"From: 447700900123\nModem: GSM1\n\nSMS STATUS REPORT\nMessage_id: \xc2\xb2\nStatus: 0,Ok",
+    )
+    put(
+        spool / "incoming",
+        "GSM1.looks1",
+        received("447700900565", b"SMS STATUS REPORT\nMessage_id: \xb2\nStatus: 0,Ok"),
+    )
+    put(
+        spool / "incoming",
+        "GSM1.nulchr",
+        received("447700900566", "a\x00b".encode("utf-16-be"), "UCS2"),
+    )
+    gateway = await channel_gateway(make_gateway, spool)
+    channel = channel_of(gateway)
+    account = await new_account(gateway)
+    record = channel.sink.record
+
+    async def refusing(event: Any) -> bool:
+        if getattr(event, "from_number", "") == "447700900567":
+            raise ValueError("the store refused it")
+        return await record(event)
+
+    monkeypatch.setattr(channel.sink, "record", refusing)
+    refused = put(spool / "incoming", "GSM1.refuse", received("447700900567", b"refused"))
+    put(spool / "incoming", "GSM1.fine01", received("447700900568", b"fine"))
+    names = ("GSM1.fine01", "GSM1.looks1", "GSM1.nulchr")  # the last two waited for an account
+    await until(lambda: not any((spool / "incoming" / n).exists() for n in names))
+    texts = sorted(m.text or "" for m in await inbound(gateway, account))
+    # A text that only looks like a report is a message; a NUL is stored as U+FFFD.
+    assert texts == ["SMS STATUS REPORT\nMessage_id: ²\nStatus: 0,Ok", "a\ufffdb", "fine"]
+    assert (spool / "report" / ".rejected-GSM1.super2").exists()
+    assert refused.exists() and ("incoming", "GSM1.refuse") in channel._complained
+
+
+async def test_a_part_that_vanishes_from_the_spool_is_never_written_again(
+    make_gateway: GatewayFactory, spool: Path
+) -> None:
+    gateway = await channel_gateway(make_gateway, spool)
+    account = await new_account(gateway)
+    scope = await scope_of(gateway, account)
+    accepted = await gateway.accept(
+        scope, Submission(src="1000", dst="447700900123", text="here and gone"), requester_ip=""
+    )
+    [name] = await outgoing_files(spool, 1)
+    (spool / "outgoing" / name).unlink()  # smsd without a sent directory, say
+    failed = await message_in(gateway, account, accepted.uuids[0], ("failed",))
+    assert failed.error_code == "300"
+    channel = channel_of(gateway)
+    assert channel.health().detail["vanished"] == 1
+    await scans(channel)
+    assert list((spool / "outgoing").iterdir()) == []
+
+
+async def test_a_temporary_failure_is_sent_again_even_when_its_file_cannot_go(
+    make_gateway: GatewayFactory, spool: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = await channel_gateway(make_gateway, spool)
+    channel = channel_of(gateway)
+    tidy = channel.spool.tidy
+
+    def sticky(kind: str, name: str) -> None:
+        if kind == "failed":
+            raise PermissionError(1, "Operation not permitted", name)
+        tidy(kind, name)
+
+    monkeypatch.setattr(channel.spool, "tidy", sticky)
+    account = await new_account(gateway)
+    scope = await scope_of(gateway, account)
+    accepted = await gateway.accept(
+        scope, Submission(src="1000", dst="447700900123", text="try again"), requester_ip=""
+    )
+    [name] = await outgoing_files(spool, 1)
+    smsd_moves(spool, name, "failed", "Fail_reason: +CMS ERROR: 42 (Congestion)")
+    await until(lambda: (spool / "outgoing" / name).exists())  # written again
+    assert (spool / "failed" / name).exists()  # the old one could not be removed
+    smsd_moves(spool, name, "sent", "Modem: GSM1", "Message_id: 9")
+    sent = await message_in(gateway, account, accepted.uuids[0], ("sent",))
+    assert sent.channel_ref == "GSM1/447700900123/9" and sent.attempts == 2
+
+
+async def test_symbolic_links_in_the_spool_are_not_followed(
+    make_gateway: GatewayFactory, spool: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(received("447700900569", b"do not read me"))
+    (spool / "incoming" / "GSM1.linked").symlink_to(secret)
+    gateway = await channel_gateway(make_gateway, spool)
+    account = await new_account(gateway)
+    put(spool / "incoming", "GSM1.plain1", received("447700900570", b"plain"))
+    await until(lambda: not (spool / "incoming" / "GSM1.plain1").exists())
+    assert [m.text for m in await inbound(gateway, account)] == ["plain"]
+    assert (spool / "incoming" / "GSM1.linked").is_symlink()

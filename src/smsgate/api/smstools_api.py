@@ -15,9 +15,13 @@ messages go out on whichever channel routing picks, not only smsd.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
+import secrets
 import time
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +37,7 @@ from smsgate.config import SmstoolsApiSettings, SmstoolsApiUser
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account
-from smsgate.core.passwords import verify_password
+from smsgate.core.passwords import hash_password, verify_password
 from smsgate.core.submission import MAX_DESTINATIONS, Submission
 from smsgate.store import accounts as account_store
 from smsgate.text.numbers import check_destination, sanitize_destination
@@ -46,6 +50,17 @@ NOT_VALID, FORBIDDEN = "Not valid", "Forbidden"
 #: Seconds a verified scrypt password is remembered (verifying one takes tens of ms).
 VERIFIED_FOR = 300.0
 _verified: dict[tuple[str, bytes], float] = {}
+#: scrypt checks run on worker threads, two at once per event loop: a flood of wrong
+#: passwords can neither stall the loop nor take every worker thread.
+_checking: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@functools.cache
+def _nobody() -> str:
+    """Checked for a user that does not exist, so that it takes as long as for one that does."""
+    return hash_password(secrets.token_hex(16))
 
 
 class Refusal(Exception):
@@ -69,15 +84,19 @@ def _settings(request: Request) -> SmstoolsApiSettings:
     return settings
 
 
-def _password_ok(user: SmstoolsApiUser, password: str) -> bool:
-    if user.password is not None:
+async def _password_ok(user: SmstoolsApiUser | None, password: str) -> bool:
+    if user is not None and user.password is not None:
         return hmac.compare_digest(user.password.encode(), password.encode())
-    assert user.password_hash is not None
-    key = (user.name, hashlib.sha256(f"{user.password_hash}\0{password}".encode()).digest())
+    stored = user.password_hash if user is not None else None
+    key = (user.name if user else "", hashlib.sha256(f"{stored}\0{password}".encode()).digest())
     now = time.monotonic()
-    if _verified.get(key, 0.0) > now:
+    if stored is not None and _verified.get(key, 0.0) > now:
         return True
-    if not verify_password(password, user.password_hash):
+    loop = asyncio.get_running_loop()
+    checking = _checking.setdefault(loop, asyncio.Semaphore(2))
+    async with checking:
+        ok = await asyncio.to_thread(verify_password, password, stored or _nobody())
+    if not ok or stored is None:
         return False
     if len(_verified) > 10_000:
         _verified.clear()
@@ -98,7 +117,7 @@ async def _authenticate(
         raise refused
     name, password = credentials
     user = next((u for u in settings.users if u.name == name), None)
-    if user is None or not _password_ok(user, password):
+    if not await _password_ok(user, password) or user is None:
         raise refused
     gateway: Gateway = request.app.state.gateway
     if user.account is not None:

@@ -45,16 +45,32 @@ def build_channels(
 
 
 def _check_spools(channels: dict[str, Channel]) -> None:
-    """Two smstools channels on one smsd must name their files apart: each would take the
-    other's files for its own."""
+    """Two smstools channels on one smsd must name their files apart (each would take the
+    other's for its own), and only one may read what smsd receives (both would store it)."""
     seen: dict[tuple[str, str], str] = {}
     for channel in channels.values():
-        if isinstance(channel, SmstoolsChannel):
-            outgoing = channel.spool.dirs["outgoing"]
-            key = (str(outgoing.resolve() if outgoing else ""), channel.options.prefix)
-            if key in seen:
+        if not isinstance(channel, SmstoolsChannel):
+            continue
+        keys = [("outgoing", _resolved(channel, "outgoing"), channel.options.prefix)]
+        if channel.options.receive:
+            keys += [(kind, _resolved(channel, kind), "") for kind in ("incoming", "report")]
+        for kind, directory, prefix in keys:
+            if not directory:
+                continue
+            other = seen.setdefault((directory, prefix), channel.name)
+            if other == channel.name:
+                continue
+            if kind == "outgoing":
                 raise ChannelConfigError(
-                    f"channels {seen[key]!r} and {channel.name!r} share smsd's outgoing "
-                    f"directory and the file prefix {key[1]!r}: give one another prefix"
+                    f"channels {other!r} and {channel.name!r} share smsd's outgoing directory "
+                    f"and the file prefix {prefix!r}: give one another prefix"
                 )
-            seen[key] = channel.name
+            raise ChannelConfigError(
+                f"channels {other!r} and {channel.name!r} both read {directory}: set "
+                "receive = false on one of them"
+            )
+
+
+def _resolved(channel: SmstoolsChannel, kind: str) -> str:
+    directory = channel.spool.dirs.get(kind)
+    return str(directory.resolve()) if directory is not None else ""

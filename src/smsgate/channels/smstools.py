@@ -71,6 +71,10 @@ class SmstoolsOptions(ChannelOptions):
         description="smsd's report directory, when its settings have one; else status "
         "reports arrive in incoming",
     )
+    receive: bool = Field(
+        default=True,
+        description="read incoming and report (false for a second channel on the same smsd)",
+    )
     number: str | None = Field(default=None, description="the To of received messages")
     numbers: dict[str, str] = Field(
         default_factory=dict, description="the To of received messages, by smsd modem name"
@@ -142,6 +146,7 @@ class _Status:
     received: int = 0
     reports: int = 0
     rejected: int = 0
+    vanished: int = 0
     unmatched_reports: int = 0
     scans: int = 0
 
@@ -176,6 +181,7 @@ class SmstoolsChannel(Channel):
         self._early: dict[str, set[str]] = {}  # refs of parts sent, by message not settled yet
         self._complained: set[tuple[str, str]] = set()
         self._undeletable: set[tuple[str, str]] = set()  # done with, but cannot be removed
+        self._vanished: set[str] = set()  # parts handed over that left no trace: not again
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
@@ -186,7 +192,10 @@ class SmstoolsChannel(Channel):
     async def start(self) -> None:
         self._stopping = False
         # What smsd did while smsgate was away is recorded before anything is sent.
-        await self._scan()
+        try:
+            await self._scan()
+        except Exception:
+            log.exception("looking at the smsd spool failed", channel=self.name)
         self._running = True
         self._tasks = [asyncio.create_task(self._run(), name=f"smstools-{self.name}")]
         if self.options.watch:
@@ -242,6 +251,7 @@ class SmstoolsChannel(Channel):
             "reports": s.reports,
             "unmatched_reports": s.unmatched_reports,
             "rejected": s.rejected,
+            "vanished": s.vanished,
         }
         return Health(reason is None, detail)
 
@@ -263,11 +273,13 @@ class SmstoolsChannel(Channel):
 
         kinds = ("outgoing", "sent", "failed", "incoming", "report")
         while True:
-            watched = [
-                str(path)
-                for kind in kinds
-                if (path := self.spool.dirs.get(kind)) is not None and path.is_dir()
-            ]
+            watched = await asyncio.to_thread(
+                lambda: [
+                    str(path)
+                    for kind in kinds
+                    if (path := self.spool.dirs.get(kind)) is not None and path.is_dir()
+                ]
+            )
             try:
                 if watched:
                     async for _ in awatch(
@@ -339,11 +351,14 @@ class SmstoolsChannel(Channel):
                 del self._waiting[uuid]
 
     def _put(self, files: list[PartFile]) -> int:
-        """Write the parts smsd has not got: not waiting, not sent (a part that failed for a
-        while is written again, one already sent is not)."""
+        """Write the parts smsd has not got: neither waiting nor sent. A part that failed is
+        written again (its old file may still be in failed); one that vanished after it was
+        handed over is not: it may have been sent."""
         written = 0
         for part in files:
-            if self.spool.where(part.name) is None:
+            if part.name in self._vanished:
+                continue
+            if self.spool.where(part.name) in (None, "failed"):
                 self.spool.write(part.name, part.content)
                 written += 1
         return written
@@ -352,6 +367,8 @@ class SmstoolsChannel(Channel):
         for part in files:
             if self.spool.withdraw(part.name):
                 log.info("took a file back from outgoing", channel=self.name, file=part.name)
+            elif self.spool.where(part.name) in ("outgoing", "checked"):
+                log.info("smsd has the file already", channel=self.name, file=part.name)
 
     def _remember(self, uuid: str, outcome: Result) -> None:
         self._settled[uuid] = outcome
@@ -383,7 +400,7 @@ class SmstoolsChannel(Channel):
             waiting = uuid in self._waiting
             if not present:
                 if waiting:  # written, and gone from every directory
-                    self._resolve(uuid, self._vanished(uuid))
+                    await self._vanish(uuid, names)
                 return
             read = await self._read_parts(present, now)
             if read is None:
@@ -394,27 +411,38 @@ class SmstoolsChannel(Channel):
                 await self._failed_parts(uuid, present, failed, waiting)
             elif len(sent) < total:
                 if waiting:
-                    self._resolve(uuid, self._vanished(uuid))
-                elif now - max(self._mtimes(present)) > STALE_AFTER:
+                    gone = [n for n, k in zip(names, located, strict=True) if k is None]
+                    await self._vanish(uuid, gone)
+                    await self._tidy(present)
+                elif now - max(await asyncio.to_thread(self._mtimes, present)) > STALE_AFTER:
                     log.warning("tidying the parts of a message not sent again", message_uuid=uuid)
                     await self._tidy(present)
             else:
                 await self._all_sent(uuid, present, sent)
 
-    def _vanished(self, uuid: str) -> SendFailed:
-        return SendFailed(
-            uuid,
-            errors.DISPATCH_FAILED,
-            "a part's file disappeared from smsd's spool before it was sent",
-            temporary=True,
+    async def _vanish(self, uuid: str, gone: list[str]) -> None:
+        """Parts handed to smsd that are in none of its directories now: smsd may have sent
+        them (without a sent directory it deletes what it sent; with keep_filename = no it
+        renames files; a queue moves them elsewhere than checked), so they are never written
+        again and the message fails."""
+        self._vanished.update(gone)
+        self.status.vanished += len(gone)
+        reason = (
+            f"{len(gone)} part(s) disappeared from smsd's spool and are not written again "
+            "(they may have been sent): smsd needs a sent directory, keep_filename = yes, and "
+            "checked must be the directory it moves files to"
         )
+        log.error(
+            "a file vanished from smsd's spool", channel=self.name, message_uuid=uuid, files=gone
+        )
+        outcome = SendFailed(uuid, errors.DISPATCH_FAILED, reason)
+        await self.sink.record(outcome)
+        self._remember(uuid, outcome)
+        self._resolve(uuid, outcome)
 
     def _mtimes(self, present: list[tuple[str, str]]) -> list[float]:
-        found = []
-        for name, kind in present:
-            with contextlib.suppress(OSError):
-                found.append(self.spool.path(kind, name).stat().st_mtime)
-        return found or [time.time()]
+        found = [self.spool.mtime(kind, name) for name, kind in present]
+        return [t for t in found if t is not None] or [time.time()]
 
     async def _read_parts(
         self, present: list[tuple[str, str]], now: float
@@ -448,10 +476,8 @@ class SmstoolsChannel(Channel):
             return "it has no empty line after its headers"
 
     def _mtime(self, kind: str, name: str) -> float:
-        try:
-            return self.spool.path(kind, name).stat().st_mtime
-        except OSError:
-            return time.time()
+        found = self.spool.mtime(kind, name)
+        return time.time() if found is None else found
 
     async def _failed_parts(
         self,
@@ -521,15 +547,18 @@ class SmstoolsChannel(Channel):
 
     async def _scan(self) -> float | None:
         """One look at every directory. Returns when to look again for a file that is still
-        settling, or None."""
+        settling, or None. A file or message that cannot be handled is logged and looked at
+        again later; it never holds up the others."""
         self.status.scans += 1
         self.status.problems = await asyncio.to_thread(self.spool.problems)
+        kinds = KINDS if self.options.receive else ("outgoing", "checked", "sent", "failed")
         listing = await asyncio.to_thread(
-            lambda: {kind: self.spool.listing(kind) for kind in KINDS}
+            lambda: {kind: self.spool.listing(kind) for kind in kinds}
         )
+        listing.setdefault("incoming", [])
+        listing.setdefault("report", [])
+        self._forget_gone({(kind, e.name) for kind, entries in listing.items() for e in entries})
         if self._undeletable:
-            present = {(kind, e.name) for kind, entries in listing.items() for e in entries}
-            self._undeletable &= present
             listing = {
                 kind: [e for e in entries if (kind, e.name) not in self._undeletable]
                 for kind, entries in listing.items()
@@ -545,16 +574,34 @@ class SmstoolsChannel(Channel):
         for uuid, wait in list(self._waiting.items()):
             groups.setdefault(uuid, wait.total)
         for uuid, total in groups.items():
-            await self._settle(uuid, total, now)
+            try:
+                await self._settle(uuid, total, now)
+            except Exception:
+                log.exception("settling a message failed", channel=self.name, message_uuid=uuid)
 
         again: list[float] = []
         for kind in ("report", "incoming"):
             for entry in listing[kind]:
-                later = await self._inbound_file(kind, entry, now)
+                try:
+                    later = await self._inbound_file(kind, entry, now)
+                except Exception as exc:
+                    # Recording it failed (the store refused it): tried again much later.
+                    self._complain(kind, entry.name, f"recording it failed: {exc!r}")
+                    self._retry_at[(kind, entry.name)] = now + max(60.0, self.options.poll_interval)
+                    continue
                 if later is not None:
                     again.append(later)
         self.status.unmatched_reports = sum(1 for key in self._retry_at if key[0] == "report")
         return min(again) if again else None
+
+    def _forget_gone(self, present: set[tuple[str, str]]) -> None:
+        """What is remembered of files no longer there goes."""
+        self._undeletable &= present
+        self._complained &= present
+        for key in [key for key in self._retry_at if key not in present]:
+            del self._retry_at[key]
+        if len(self._vanished) > REMEMBERED:
+            self._vanished.clear()
 
     def _outgoing_health(self, listing: dict[str, list[Entry]], now: float) -> None:
         mine = [e for e in listing["outgoing"] if e.name.startswith(self.options.prefix)]
@@ -581,8 +628,9 @@ class SmstoolsChannel(Channel):
             await self._reject(kind, entry.name, spool)
             return None
         try:
-            if results.is_report(spool.body):
-                done = await self._report(spool, entry, now)
+            report = self._as_report(kind, spool)
+            if report is not None:
+                done = await self._report(report, entry, now)
             else:
                 done = await self._received(spool, entry)
         except SpoolFileError as exc:
@@ -595,10 +643,22 @@ class SmstoolsChannel(Channel):
             self._retry_at[key] = now + self.options.poll_interval
         return None
 
-    async def _report(self, spool: SpoolFile, entry: Entry, now: float) -> bool | None:
+    @staticmethod
+    def _as_report(kind: str, spool: SpoolFile) -> results.Report | None:
+        """The status report a file holds. In the report directory every file must be one;
+        among received messages, a text that only starts like one is a message."""
+        if kind == "report":
+            return results.read_report(spool)
+        if not results.is_report(spool.body):
+            return None
+        try:
+            return results.read_report(spool)
+        except SpoolFileError:
+            return None
+
+    async def _report(self, report: results.Report, entry: Entry, now: float) -> bool | None:
         """True once recorded (or dropped); False to try again later; None to look again at
         the next scan (its message is still being sent)."""
-        report = results.read_report(spool)
         outcome = outcome_of(report.status)
         if outcome is Outcome.PENDING:
             return True  # the network is still trying; its final report follows
@@ -631,7 +691,7 @@ class SmstoolsChannel(Channel):
             to_number=self._number(received.modem),
             text=received.text,
             account_auth_id=self.options.account,
-            channel_ref=f"{entry.name}/{digest}",
+            channel_ref=f"{entry.name[:60]}/{digest}",
         )
         if not await self.sink.record(event):
             return False  # no account to own it yet: kept, and tried again

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,14 @@ class Entry:
 
 class SpoolError(OSError):
     pass
+
+
+def _regular(path: Path) -> bool:
+    """A regular file, not a symbolic link to one."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _ignored(name: str, names: set[str]) -> bool:
@@ -102,12 +111,21 @@ class Spool:
         (it copies, then removes the original), so a file on its way is never missed."""
         for kind in FLOW:
             directory = self.dirs.get(kind)
-            if directory is not None and (directory / name).is_file():
+            if directory is not None and _regular(directory / name):
                 return kind
         return None
 
     def read(self, kind: str, name: str) -> bytes:
-        return self.path(kind, name).read_bytes()
+        """A file's bytes; a symbolic link is not followed (OSError)."""
+        fd = os.open(self.path(kind, name), os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+
+    def mtime(self, kind: str, name: str) -> float | None:
+        try:
+            return self.path(kind, name).lstat().st_mtime
+        except OSError:
+            return None
 
     def write(self, name: str, content: bytes) -> None:
         """Put ``name`` into outgoing whole: written under a hidden name, flushed to disk, then
@@ -128,12 +146,22 @@ class Spool:
             raise
 
     def withdraw(self, name: str) -> bool:
-        """Take ``name`` back out of outgoing before smsd takes it; False when it is gone."""
+        """Take ``name`` back out of outgoing before smsd takes it. False when smsd has it:
+        gone from outgoing, or being copied into checked (smsd copies under a lock, then
+        removes the original)."""
+        source = self.path("outgoing", name)
+        hidden = source.with_name(f".withdrawn-{name}")
         try:
-            self.path("outgoing", name).unlink()
+            os.rename(source, hidden)
         except FileNotFoundError:
             return False
-        return True
+        checked = self.dirs.get("checked")
+        taken = checked is not None and (
+            _regular(checked / name) or (checked / f"{name}.LOCK").exists()
+        )
+        with contextlib.suppress(FileNotFoundError):
+            hidden.unlink()
+        return not taken
 
     def tidy(self, kind: str, name: str) -> None:
         """Done with a file: move it to the archive, or remove it."""

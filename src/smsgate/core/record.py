@@ -238,7 +238,8 @@ def _inbound(conn: Connection, batch: _Batch, event: InboundReceived) -> None:
         )
         batch.outcome.unmatched.append(event)
         return
-    text = well_formed(event.text)
+    # A database text holds no NUL; numbers have 32 characters (a sender ID, at most 11).
+    text = well_formed(event.text).replace("\x00", "\ufffd")
     seg = segment(text)
     now = batch.now
     msg = Message(
@@ -246,8 +247,8 @@ def _inbound(conn: Connection, batch: _Batch, event: InboundReceived) -> None:
         account_id=account.id,
         direction=Direction.INBOUND,
         state=State.RECEIVED,
-        from_number=sanitize_sender(event.from_number),
-        to_number=sanitize_sender(event.to_number),
+        from_number=sanitize_sender(event.from_number)[:32],
+        to_number=sanitize_sender(event.to_number)[:32],
         text=text,
         encoding=seg.name,
         units=event.units or seg.units,

@@ -19,8 +19,9 @@ from smsgate.modem.commands import cms_failure
 from smsgate.smstools.spoolfile import SpoolFile, SpoolFileError
 
 REPORT_MARK = b"SMS STATUS REPORT"
-_CMS = re.compile(r"\+CMS ERROR:\s*(\d+)")
-_STATUS = re.compile(r"(\d+)\s*(?:,(.*))?")
+_CMS = re.compile(r"\+CMS ERROR:\s*([0-9]{1,5})")
+_STATUS = re.compile(r"([0-9]{1,3})\s*(?:,(.*))?")
+_NUMBER = re.compile(r"[0-9]{1,9}")
 
 #: The Greek capitals smsd writes as 0x81-0x8A in an ISO-8859-15 body (its charset.c).
 _SMSD_GREEK = str.maketrans({0x81 + i: char for i, char in enumerate("ΔΦΓΛΩΠΨΣΘΞ")})
@@ -58,13 +59,17 @@ class Received:
     incomplete: bool
 
 
+def _number(raw: str | None) -> int | None:
+    """A decimal number as smsd writes one (ASCII digits only: ``"²".isdigit()`` is true)."""
+    return int(raw) if raw is not None and _NUMBER.fullmatch(raw) else None
+
+
 def digits(number: str) -> str:
-    return "".join(char for char in number if char.isdigit())
+    return "".join(char for char in number if "0" <= char <= "9")
 
 
 def read_sent(spool: SpoolFile) -> Sent:
-    raw_id = spool.get("Message_id")
-    message_id = int(raw_id) if raw_id is not None and raw_id.isdigit() else None
+    message_id = _number(spool.get("Message_id"))
     return Sent(spool.get("Modem") or "", digits(spool.get("To") or ""), message_id)
 
 
@@ -119,15 +124,15 @@ def read_report(spool: SpoolFile) -> Report:
         key, sep, value = line.partition(":")
         if sep:
             fields[key.strip().lower()] = value.strip()
-    raw_id = fields.get("message_id", "")
+    message_id = _number(fields.get("message_id"))
     status = _STATUS.fullmatch(fields.get("status", ""))
     recipient = digits(spool.get("From") or "")
-    if not raw_id.isdigit() or status is None or not recipient:
+    if message_id is None or status is None or not recipient:
         raise SpoolFileError("a status report needs From, Message_id and Status")
     return Report(
         modem=spool.get("Modem") or "",
         recipient=recipient,
-        message_id=int(raw_id),
+        message_id=message_id,
         status=int(status.group(1)),
         explanation=(status.group(2) or "").strip(),
     )
