@@ -238,16 +238,13 @@ async def outgoing_files(spool: Path, count: int) -> list[str]:
 async def message_in(
     gateway: Gateway, account: Account, uuid: str, states: tuple[str, ...]
 ) -> Message:
+    """The message once it is in one of ``states`` (waits on the gateway's state changes)."""
     scope = await scope_of(gateway, account)
-
-    async def check() -> Message | None:
-        msg = await gateway.message(scope, uuid)
-        return msg if msg is not None and msg.state in states else None
-
-    async with asyncio.timeout(10):
-        while (found := await check()) is None:
-            await asyncio.sleep(0.02)
-    return found
+    with gateway.watch() as changes:
+        async with asyncio.timeout(10):
+            while (msg := await gateway.message(scope, uuid)) is None or msg.state not in states:
+                await changes.get()
+    return msg
 
 
 async def test_what_smsd_says_of_a_file_becomes_the_messages_state(
@@ -487,3 +484,22 @@ async def test_symbolic_links_in_the_spool_are_not_followed(
     await until(lambda: not (spool / "incoming" / "GSM1.plain1").exists())
     assert [m.text for m in await inbound(gateway, account)] == ["plain"]
     assert (spool / "incoming" / "GSM1.linked").is_symlink()
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"watch": True, "poll_interval": 60}, "the watcher wakes the channel at once"),
+        ({"watch": False, "poll_interval": 0.1}, "polling alone finds the file"),
+    ],
+)
+async def test_files_are_noticed_by_the_watcher_or_by_polling(
+    make_gateway: GatewayFactory, spool: Path, options: dict[str, Any], why: str
+) -> None:
+    gateway = await channel_gateway(make_gateway, spool, **options)
+    account = await new_account(gateway)
+    channel = channel_of(gateway)
+    await scans(channel, 1)  # the watcher is running
+    path = put(spool / "incoming", "GSM1.notice", received("447700900571", b"noticed"))
+    await until(lambda: not path.exists(), timeout=10)  # far less than a 60 s poll
+    assert [m.text for m in await inbound(gateway, account)] == ["noticed"], why
