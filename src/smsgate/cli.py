@@ -17,6 +17,8 @@ from sqlalchemy.exc import OperationalError
 from smsgate import __version__
 from smsgate.channels.registry import KINDS, ChannelConfigError
 from smsgate.config import Settings, SettingsFileError, load_settings
+from smsgate.core import passcode_sends
+from smsgate.core import passcodes as passcode_core
 from smsgate.core import record as recorder
 from smsgate.core.bootstrap import create_account
 from smsgate.core.clock import SystemClock
@@ -26,6 +28,7 @@ from smsgate.core.inbound import inbound_event
 from smsgate.core.models import Account
 from smsgate.core.passwords import hash_password
 from smsgate.store import accounts as account_store
+from smsgate.store import passcodes as passcode_store
 from smsgate.store.database import DatabaseUrlError, open_database
 from smsgate.store.migrate import migrate_sync
 
@@ -287,6 +290,93 @@ def admin_set_password(obj: Context, username: str, password: str) -> None:
 
     created = _with_db(obj.settings(), work)
     click.echo(f"admin user {username!r} {'created' if created else 'updated'}")
+
+
+@main.group()
+def passcodes() -> None:
+    """Pass codes for the send page (/send)."""
+
+
+@passcodes.command("create")
+@click.option("--account", help="auth_id it sends as (default: the first main account).")
+@click.option(
+    "--minutes",
+    type=int,
+    default=passcode_core.DEFAULT_MINUTES,
+    show_default=True,
+    help="How long it is valid.",
+)
+@click.option("--max-messages", type=int, help="How many messages it may send (default: any).")
+@click.option(
+    "--allow",
+    "destinations",
+    multiple=True,
+    help="A destination it may send to: a number, digits with * and ?, or a country (GB). "
+    "Repeat for more; default: any.",
+)
+@click.option("--label", default="", help="What it is for, shown in listings.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def passcodes_create(
+    obj: Context,
+    account: str | None,
+    minutes: int,
+    max_messages: int | None,
+    destinations: tuple[str, ...],
+    label: str,
+    as_json: bool,
+) -> None:
+    """Make a pass code and print it (it is shown this once)."""
+    try:
+        wanted = passcode_core.limits(minutes, max_messages, list(destinations), label)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    now = SystemClock().now_us()
+
+    def work(conn: Connection) -> tuple[str, Any]:
+        owner = _existing(conn, account) if account else account_store.first_main_account(conn)
+        if owner is None:
+            raise click.ClickException("no account yet: `smsgate accounts create` makes one")
+        return passcode_sends.issue(conn, owner.id, wanted, "cli", now)
+
+    code, made = _with_db(obj.settings(), work)
+    shown = passcode_core.shown(code)
+    if as_json:
+        click.echo(json.dumps({"code": shown, **passcode_sends.described(made, now)}))
+    else:
+        until = passcode_sends.described(made, now)["expires_at"]
+        click.echo(f"{shown}   (id {made.id}; valid until {until})")
+
+
+@passcodes.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def passcodes_list(obj: Context, as_json: bool) -> None:
+    """Every pass code: active, expired, used up or revoked (never their values)."""
+    found = _with_db(obj.settings(), passcode_store.listed)
+    now = SystemClock().now_us()
+    shown = [passcode_sends.described(code, now) for code in found]
+    if as_json:
+        click.echo(json.dumps(shown))
+        return
+    for code in shown:
+        used = f"{code['used_messages']}/{code['max_messages'] or '-'}"
+        allowed = ",".join(code["destinations"] or ["any"])
+        click.echo(
+            f"{code['id']:>5}  {code['status']:<8} until {code['expires_at']}  "
+            f"used {used:<9} to {allowed}  {code['label']}"
+        )
+
+
+@passcodes.command("revoke")
+@click.argument("code_id", type=int)
+@click.pass_obj
+def passcodes_revoke(obj: Context, code_id: int) -> None:
+    """Revoke a pass code at once."""
+    now = SystemClock().now_us()
+    if not _with_db(obj.settings(), lambda conn: passcode_store.revoke(conn, code_id, now)):
+        raise click.ClickException(f"no active pass code {code_id}")
+    click.echo(f"pass code {code_id} revoked")
 
 
 @main.command("hash-password")

@@ -137,6 +137,26 @@ access_tokens = Table(
     Column("revoked_at", BigInteger, nullable=True),
 )
 
+#: Pass codes for the send page, stored as SHA-256 digests (they are random): see
+#: ``core/passcodes.py``. ``destinations`` is a JSON list of patterns, "" for any number.
+pass_codes = Table(
+    "pass_codes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("label", String(200), nullable=False, server_default=""),
+    Column("created_by", String(100), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("max_messages", Integer, nullable=True),
+    Column("used_messages", Integer, nullable=False, server_default="0"),
+    Column("destinations", Text, nullable=False, server_default=""),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Index("ix_pass_codes_account", "account_id"),
+)
+
 message_events = Table(
     "message_events",
     metadata,
