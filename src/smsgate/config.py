@@ -151,6 +151,22 @@ class SmstoolsApiSettings(BaseModel):
         return value
 
 
+class SendPageSettings(BaseModel):
+    """The send page (``/send``), where a pass code sends messages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    src: str = Field(default="1000", description="src of the messages it sends")
+    max_destinations: int = Field(default=100, ge=1, le=1000)
+    free_failures: int = Field(default=3, ge=0, description="wrong codes answered at once")
+    max_delay: float = Field(
+        default=4.0, ge=0, description="longest wait, in seconds, before a wrong code's answer"
+    )
+    block_after: int = Field(default=10, ge=1, description="wrong codes before refusing (429)")
+    block_minutes: float = Field(default=15.0, gt=0, description="how long a refusal lasts")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SMSGATE_", env_nested_delimiter="__", extra="forbid"
@@ -184,6 +200,7 @@ class Settings(BaseSettings):
     callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     smssender: SmsSenderSettings = Field(default_factory=SmsSenderSettings)
     smstools_api: SmstoolsApiSettings = Field(default_factory=SmstoolsApiSettings)
+    send_page: SendPageSettings = Field(default_factory=SendPageSettings)
 
     @field_validator("channels")
     @classmethod

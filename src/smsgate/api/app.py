@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from smsgate import __version__
-from smsgate.api import errors, ops, segments, smssender, smstools_api
+from smsgate.api import errors, ops, segments, send_page, smssender, smstools_api
 from smsgate.api.admin import channels as admin_channels
 from smsgate.api.admin import tokens as admin_tokens
 from smsgate.api.fastpath import FastPath
@@ -68,6 +68,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(smssender.router)
     app.include_router(smstools_api.router)
+    app.include_router(send_page.router)
     app.add_middleware(FastPath, routes=plivo_messages.FAST_ROUTES)
     app.add_middleware(TrailingSlash)
     if access_log:

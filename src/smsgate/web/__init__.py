@@ -1,0 +1,1 @@
+"""The pages smsgate serves: static HTML and scripts, no templating of user data."""
