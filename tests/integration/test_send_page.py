@@ -63,8 +63,12 @@ async def test_the_page_is_served_with_a_strict_policy(page: Page) -> None:
     answer = await page.http.get("/send")
     assert answer.status_code == 200 and "<form" in answer.text
     assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+    # Everything the page loads comes from its own origin: no inline script or style.
+    assert "<style" not in answer.text and "<script>" not in answer.text
     script = await page.http.get("/send/send.js")
     assert "textContent" in script.text and "innerHTML" not in script.text
+    style = await page.http.get("/send/send.css")
+    assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
 
 
 async def test_a_pass_code_sends_and_its_messages_are_followed(page: Page) -> None:

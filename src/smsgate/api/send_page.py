@@ -132,6 +132,12 @@ async def script(request: Request) -> Response:
     return Response(_asset("send.js"), media_type="text/javascript", headers=_PAGE_HEADERS)
 
 
+@router.get("/send.css", include_in_schema=False)
+async def style(request: Request) -> Response:
+    _settings(request)
+    return Response(_asset("send.css"), media_type="text/css", headers=_PAGE_HEADERS)
+
+
 @router.post("/api/messages", status_code=202, summary="Send with a pass code")
 async def send(request: Request) -> Response:
     settings = _settings(request)
