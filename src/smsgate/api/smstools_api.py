@@ -15,13 +15,7 @@ messages go out on whichever channel routing picks, not only smsd.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import hashlib
 import hmac
-import secrets
-import time
-import weakref
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +31,6 @@ from smsgate.config import SmstoolsApiSettings, SmstoolsApiUser
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account
-from smsgate.core.passwords import hash_password, verify_password
 from smsgate.core.submission import MAX_DESTINATIONS, Submission
 from smsgate.store import accounts as account_store
 from smsgate.text.numbers import check_destination, sanitize_destination
@@ -47,20 +40,6 @@ router = APIRouter(prefix="/api/v1.0/sms", tags=["smstools-http-api"])
 FACE = "smstools-api"
 SENT_STATES = ("sent", "delivered", "undelivered")
 NOT_VALID, FORBIDDEN = "Not valid", "Forbidden"
-#: Seconds a verified scrypt password is remembered (verifying one takes tens of ms).
-VERIFIED_FOR = 300.0
-_verified: dict[tuple[str, bytes], float] = {}
-#: scrypt checks run on worker threads, two at once per event loop: a flood of wrong
-#: passwords can neither stall the loop nor take every worker thread.
-_checking: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-@functools.cache
-def _nobody() -> str:
-    """Checked for a user that does not exist, so that it takes as long as for one that does."""
-    return hash_password(secrets.token_hex(16))
 
 
 class Refusal(Exception):
@@ -84,24 +63,11 @@ def _settings(request: Request) -> SmstoolsApiSettings:
     return settings
 
 
-async def _password_ok(user: SmstoolsApiUser | None, password: str) -> bool:
+async def _password_ok(gateway: Gateway, user: SmstoolsApiUser | None, password: str) -> bool:
     if user is not None and user.password is not None:
         return hmac.compare_digest(user.password.encode(), password.encode())
     stored = user.password_hash if user is not None else None
-    key = (user.name if user else "", hashlib.sha256(f"{stored}\0{password}".encode()).digest())
-    now = time.monotonic()
-    if stored is not None and _verified.get(key, 0.0) > now:
-        return True
-    loop = asyncio.get_running_loop()
-    checking = _checking.setdefault(loop, asyncio.Semaphore(2))
-    async with checking:
-        ok = await asyncio.to_thread(verify_password, password, stored or _nobody())
-    if not ok or stored is None:
-        return False
-    if len(_verified) > 10_000:
-        _verified.clear()
-    _verified[key] = now + VERIFIED_FOR
-    return True
+    return await gateway.accounts.passwords.check(password, stored, f"{FACE}/{user and user.name}")
 
 
 async def _authenticate(
@@ -116,10 +82,10 @@ async def _authenticate(
     if credentials is None:
         raise refused
     name, password = credentials
-    user = next((u for u in settings.users if u.name == name), None)
-    if not await _password_ok(user, password) or user is None:
-        raise refused
     gateway: Gateway = request.app.state.gateway
+    user = next((u for u in settings.users if u.name == name), None)
+    if not await _password_ok(gateway, user, password) or user is None:
+        raise refused
     if user.account is not None:
         account = await gateway.accounts.by_auth_id(user.account)
     else:

@@ -9,8 +9,6 @@ processes for at most ``ttl`` seconds. Tokens are compared in constant time.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import hmac
 import re
 import time
@@ -18,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from smsgate.core.models import Account
-from smsgate.core.passwords import verify_password
+from smsgate.core.passwords import PasswordChecker
 from smsgate.store import accounts as store
 from smsgate.store.database import Database
 
@@ -51,8 +49,8 @@ class AccountDirectory:
         self._cache: OrderedDict[str, tuple[float, Account]] = OrderedDict()
         self._auth_ids: dict[int, str] = {}
         self._children: dict[int, tuple[float, tuple[int, ...]]] = {}
-        self._admins: dict[bytes, float] = {}
-        self._admin_checks = asyncio.Semaphore(ADMIN_CHECKS_AT_ONCE)
+        #: Checks every face's passwords (admins, smstools-http-api users).
+        self.passwords = PasswordChecker(ADMIN_CHECKS_AT_ONCE, ADMIN_CACHE_SECONDS)
 
     def _cached(self, auth_id: str) -> tuple[float, Account] | None:
         hit = self._cache.get(auth_id)
@@ -129,17 +127,8 @@ class AccountDirectory:
     async def verify_admin(self, username: str, password: str) -> bool:
         """Check an admin's password (scrypt, off the event loop, a few at a time); successes
         are remembered for a few seconds."""
-        key = hashlib.sha256(f"{username}\0{password}".encode()).digest()
-        if self._admins.get(key, 0.0) > time.monotonic():
-            return True
         stored = await self._db.read(lambda conn: store.admin_password_hash(conn, username))
-        if stored is None:
-            return False
-        async with self._admin_checks:
-            ok = await asyncio.to_thread(verify_password, password, stored)
-        if ok:
-            self._admins[key] = time.monotonic() + ADMIN_CACHE_SECONDS
-        return ok
+        return await self.passwords.check(password, stored, f"admin/{username}")
 
 
 def _matches(token: str, account: Account | None) -> bool:

@@ -5,12 +5,12 @@ transaction that stores the messages."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from smsgate.core import patterns
+from smsgate.core.clock import to_datetime
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.ids import api_id
 from smsgate.core.passcodes import Limits, PassCode, Status, digest, new_code, well_formed
@@ -65,7 +65,7 @@ def described(code: PassCode, now: int) -> dict[str, Any]:
     """A pass code as listings show it (never its value)."""
 
     def when(us: int | None) -> str | None:
-        return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat()
+        return None if us is None else to_datetime(us).isoformat()
 
     return {
         "id": code.id,
