@@ -270,7 +270,7 @@ async def test_what_smsd_says_of_a_file_becomes_the_messages_state(
     smsd_moves(spool, second, "failed", "Fail_reason: Destination is blacklisted")
     failed = await message_in(gateway, account, uuids[1], ("failed",))
     assert failed.error_code == "100" and failed.attempts == 2
-    assert list((spool / "failed").iterdir()) == []
+    await until(lambda: list((spool / "failed").iterdir()) == [])  # tidied once recorded
 
 
 async def test_a_directory_that_vanishes_holds_messages_in_the_queue(

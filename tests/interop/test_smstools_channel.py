@@ -95,6 +95,13 @@ async def states(
                 await changes.get()
 
 
+async def tidied(condition: Any, timeout: float = 10.0) -> None:
+    """Until ``condition()`` holds: a file is tidied just after what it says is committed."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
 def our_files(smsd: Smsd) -> dict[str, list[str]]:
     return {
         kind: [p.name for p in smsd.files(kind) if p.name.startswith("smsgate.")]
@@ -146,8 +153,8 @@ async def test_texts_reach_the_modem_exactly_and_every_part_is_reported(
     assert {int(p.ref.rsplit("/", 1)[1]) for p in parts} == refs
     assert all(p.ref.startswith("GSM1/") for p in parts)
     # Every file is tidied once what it said is stored.
-    assert our_files(smsd) == {"outgoing": [], "checked": [], "sent": [], "failed": []}
-    assert smsd.files("report") == []
+    empty = {"outgoing": [], "checked": [], "sent": [], "failed": []}
+    await tidied(lambda: our_files(smsd) == empty and smsd.files("report") == [])
 
 
 async def test_received_messages_become_inbound_messages(
@@ -171,7 +178,7 @@ async def test_received_messages_become_inbound_messages(
     assert found["447700900556"].text == "Привет 😀 " * 12
     assert {m.to_number for m in found.values()} == {"447700900999"}
     assert {m.state for m in found.values()} == {"received"}
-    assert smsd.files("incoming") == []
+    await tidied(lambda: smsd.files("incoming") == [])
 
 
 async def test_reports_are_found_among_received_messages_without_a_report_directory(
@@ -185,7 +192,7 @@ async def test_reports_are_found_among_received_messages_without_a_report_direct
         uuid = await send(gateway, account, "report me")
         [done] = await states(gateway, account, [uuid])
         assert done.state == "delivered"
-        assert smsd.files("incoming") == []
+        await tidied(lambda: smsd.files("incoming") == [])
     finally:
         smsd.kill()
 
@@ -212,7 +219,7 @@ async def test_a_message_the_network_refuses_fails_with_smsds_reason(
     )
     assert detail and "+CMS ERROR: 21" in detail[0]
     assert modem.sent == []
-    assert our_files(smsd)["failed"] == []
+    await tidied(lambda: our_files(smsd)["failed"] == [])
 
 
 async def test_a_temporary_failure_sends_only_the_failed_part_again(

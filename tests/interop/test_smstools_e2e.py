@@ -164,4 +164,4 @@ def test_kill_9_while_smsd_holds_the_files_loses_and_duplicates_nothing(
             key=lambda s: s["concat"]["sequence"] if s["concat"] else 0,  # type: ignore[index]
         )
         assert "".join(str(s["text"]) for s in parts) == text
-    assert smsd.files("outgoing") == smsd.files("checked") == smsd.files("sent") == []
+    wait_for(lambda: smsd.files("outgoing") == smsd.files("checked") == smsd.files("sent") == [])
