@@ -31,7 +31,7 @@ from smsgate.config import SendPageSettings
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.gateway import Gateway
 from smsgate.core.passcode_sends import PassCodeRefused, find, send_with_passcode, submitter
-from smsgate.core.passcodes import Status
+from smsgate.core.passcodes import PassCode, Status
 from smsgate.core.submission import Submission
 from smsgate.core.throttle import FailureThrottle, ThrottleRules
 
@@ -88,7 +88,7 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _checked(request: Request, settings: SendPageSettings, typed: Any) -> Any:
+async def _checked(request: Request, settings: SendPageSettings, typed: Any) -> PassCode:
     """The pass code typed, once the address is not refused; a wrong one is counted."""
     throttle = _throttle(request, settings)
     who = client_ip(request)
@@ -144,7 +144,7 @@ async def send(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     try:
         body = await _body(request)
-        await _checked(request, settings, body.get("code"))
+        found = await _checked(request, settings, body.get("code"))
         raw = body.get("dst")
         if isinstance(raw, list) and all(isinstance(d, str) for d in raw):
             wanted = [d for item in raw for d in _SPLIT.split(item) if d]
@@ -164,7 +164,7 @@ async def send(request: Request) -> Response:
         submission = Submission(src=settings.src, dst="<".join(wanted), text=text)
         try:
             code, prepared = await send_with_passcode(
-                gateway, body["code"], submission, requester_ip=client_ip(request)
+                gateway, found, submission, requester_ip=client_ip(request)
             )
         except PassCodeRefused as exc:
             raise _refusal(exc) from None

@@ -44,6 +44,11 @@ def to_datetime(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+def iso(us: int | None) -> str | None:
+    """``us`` as an ISO 8601 time in UTC, for listings; None stays None."""
+    return None if us is None else to_datetime(us).isoformat()
+
+
 def from_datetime(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)

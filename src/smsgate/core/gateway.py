@@ -205,17 +205,39 @@ class Gateway:
             languages_for=self.settings.languages_for,
         )
         callbacks = prepared.callbacks + (extra_rows(prepared) if extra_rows else [])
-        await self.writer.insert(
-            {
-                schema.messages: prepared.messages,
-                schema.callbacks: callbacks,
-            }
-        )
+        await self.store(prepared, callbacks)
+        return prepared
+
+    async def store(
+        self,
+        prepared: Prepared,
+        callbacks: list[dict[str, Any]],
+        guard: Callable[[Connection], bool] | None = None,
+    ) -> bool:
+        """Store prepared messages and their callbacks durably, then wake the dispatcher.
+        Without a ``guard`` they join the writer's group commit; with one, ``guard`` runs
+        first in their transaction and, when it answers False, nothing is stored."""
+        if guard is None:
+            await self.writer.insert(
+                {schema.messages: prepared.messages, schema.callbacks: callbacks}
+            )
+        else:
+
+            def guarded(conn: Connection) -> bool:
+                if not guard(conn):
+                    return False
+                conn.execute(schema.messages.insert(), prepared.messages)
+                if callbacks:
+                    conn.execute(schema.callbacks.insert(), callbacks)
+                return True
+
+            if not await self.writer.run(guarded):
+                return False
         self.metrics.messages.labels("outbound", "queued", "").inc(len(prepared.uuids))
         self.dispatcher.notify()
         if callbacks:
             self.notifier.notify()
-        return prepared
+        return True
 
     async def record(self, events: list[Event]) -> recorder.Outcome:
         """Apply events to messages (the state machine) in one transaction."""

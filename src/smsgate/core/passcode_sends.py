@@ -10,13 +10,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from smsgate.core import patterns
-from smsgate.core.clock import to_datetime
+from smsgate.core.clock import iso
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.ids import api_id
 from smsgate.core.passcodes import Limits, PassCode, Status, digest, new_code, well_formed
 from smsgate.core.submission import Prepared, Submission, prepare
-from smsgate.store import messages as message_store
-from smsgate.store import outbox
 from smsgate.store import passcodes as passcode_store
 
 if TYPE_CHECKING:
@@ -64,21 +62,18 @@ def issue(
 def described(code: PassCode, now: int) -> dict[str, Any]:
     """A pass code as listings show it (never its value)."""
 
-    def when(us: int | None) -> str | None:
-        return None if us is None else to_datetime(us).isoformat()
-
     return {
         "id": code.id,
         "label": code.label,
         "status": code.status(now).value,
-        "created_at": when(code.created_at),
+        "created_at": iso(code.created_at),
         "created_by": code.created_by,
-        "expires_at": when(code.expires_at),
+        "expires_at": iso(code.expires_at),
         "max_messages": code.max_messages,
         "used_messages": code.used_messages,
         "destinations": list(code.destinations) if code.destinations is not None else None,
-        "revoked_at": when(code.revoked_at),
-        "last_used_at": when(code.last_used_at),
+        "revoked_at": iso(code.revoked_at),
+        "last_used_at": iso(code.last_used_at),
     }
 
 
@@ -93,12 +88,12 @@ async def find(gateway: Gateway, typed: str) -> PassCode:
 
 
 async def send_with_passcode(
-    gateway: Gateway, typed: str, submission: Submission, *, requester_ip: str
+    gateway: Gateway, typed: str | PassCode, submission: Submission, *, requester_ip: str
 ) -> tuple[PassCode, Prepared]:
-    """Validate and durably store what a pass code sends. PassCodeRefused for a wrong,
-    expired, used-up or revoked code; InvalidParameter for a bad request, a destination the
-    code does not allow, or more messages than it has left."""
-    code = await find(gateway, typed)
+    """Validate and durably store what a pass code (as typed, or found already) sends.
+    PassCodeRefused for a wrong, expired, used-up or revoked code; InvalidParameter for a
+    bad request, a destination the code does not allow, or more messages than it has left."""
+    code = typed if isinstance(typed, PassCode) else await find(gateway, typed)
     now = gateway.clock.now_us()
     status = code.status(now)
     if status is not Status.ACTIVE:
@@ -131,20 +126,13 @@ async def send_with_passcode(
             "dst", f"this pass code has {left} message(s) left, not {len(prepared.uuids)}"
         )
 
-    def store(conn: Connection) -> bool:
-        if not passcode_store.use(conn, code.id, len(prepared.uuids), now):
-            return False  # it expired, was revoked or used up meanwhile: nothing is stored
-        message_store.insert(conn, prepared.messages)
-        outbox.insert(conn, prepared.callbacks)
-        return True
+    def counted(conn: Connection) -> bool:
+        # False when it expired, was revoked or used up meanwhile: then nothing is stored.
+        return passcode_store.use(conn, code.id, len(prepared.uuids), now)
 
-    if not await gateway.writer.run(store):
+    if not await gateway.store(prepared, prepared.callbacks, guard=counted):
         again = await gateway.db.read(lambda conn: passcode_store.by_id(conn, code.id))
         status = again.status(now) if again is not None else Status.REVOKED
         said = _SAID.get(status, "this pass code has not enough messages left")
         raise PassCodeRefused(said, status)
-    gateway.metrics.messages.labels("outbound", "queued", "").inc(len(prepared.uuids))
-    gateway.dispatcher.notify()
-    if prepared.callbacks:
-        gateway.notifier.notify()
     return code, prepared

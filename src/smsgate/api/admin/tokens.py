@@ -6,7 +6,6 @@ settings file (``[[smssender.keys]]``) work alongside these.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,6 +16,7 @@ from smsgate.api.admin.auth import require_admin
 from smsgate.api.bodies import read_params
 from smsgate.api.errors import ApiError
 from smsgate.api.responses import JSONResponse
+from smsgate.core.clock import iso
 from smsgate.core.gateway import Gateway
 from smsgate.store import accounts as account_store
 from smsgate.store import tokens as token_store
@@ -30,15 +30,12 @@ router = APIRouter(
 
 
 def _shown(token: AccessToken, auth_id: str) -> dict[str, Any]:
-    def when(us: int | None) -> str | None:
-        return None if us is None else datetime.fromtimestamp(us / 1e6, UTC).isoformat()
-
     return {
         "id": token.id,
         "label": token.label,
         "account": auth_id,
-        "created_at": when(token.created_at),
-        "revoked_at": when(token.revoked_at),
+        "created_at": iso(token.created_at),
+        "revoked_at": iso(token.revoked_at),
     }
 
 
