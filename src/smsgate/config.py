@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from smsgate.core.rates import check_rate
 from smsgate.text.national import for_country, language_ids
 from smsgate.text.tables import LANGUAGES
 
@@ -167,6 +168,31 @@ class SendPageSettings(BaseModel):
     block_minutes: float = Field(default=15.0, gt=0, description="how long a refusal lasts")
 
 
+class LimitSettings(BaseModel):
+    """Rate limits (see docs/limits.md). Rates are written ``10/min``, ``30/s``, ``500/h``;
+    ``""`` means no limit. Accounts may override the per-account ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    redis_url: str | None = Field(
+        default=None,
+        description="count limits in this Redis, shared by every node (in-process without)",
+    )
+    api_requests: str = Field(
+        default="100/s", description="API requests per credential; excess answers 429"
+    )
+    number_pace: str = Field(
+        default="10/min",
+        description="message parts per source and per destination number; excess waits",
+    )
+    send_rate: str = Field(default="", description="message parts per account")
+
+    @field_validator("api_requests", "number_pace", "send_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        return check_rate(value)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SMSGATE_", env_nested_delimiter="__", extra="forbid"
@@ -201,6 +227,7 @@ class Settings(BaseSettings):
     smssender: SmsSenderSettings = Field(default_factory=SmsSenderSettings)
     smstools_api: SmstoolsApiSettings = Field(default_factory=SmstoolsApiSettings)
     send_page: SendPageSettings = Field(default_factory=SendPageSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
     @field_validator("channels")
     @classmethod

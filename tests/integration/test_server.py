@@ -280,6 +280,10 @@ def _wait_delivered(receiver: CallbackReceiver, uuids: set[str], timeout: float)
 def _start_without_dispatcher(live: LiveServer, database_url: str) -> tuple[str, str]:
     """A live server that only accepts: everything it takes is still queued when it dies."""
     live.env["SMSGATE_DATABASE_URL"] = database_url
+    # A load from one sender: neither the API's per-credential limit nor the carriers' pace
+    # per number is what these tests measure.
+    live.env["SMSGATE_LIMITS__API_REQUESTS"] = ""
+    live.env["SMSGATE_LIMITS__NUMBER_PACE"] = ""
     account = live.create_account()
     live.start(extra_env={"SMSGATE_DISPATCHER__ENABLED": "false"})
     return account["auth_id"], account["auth_token"]

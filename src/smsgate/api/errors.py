@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from smsgate.api.responses import JSONResponse
-from smsgate.core.errors import InvalidParameter
+from smsgate.core.errors import Forbidden, InvalidParameter
 from smsgate.core.ids import api_id
 from smsgate.store.database import store_unavailable
 
@@ -70,7 +70,13 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _invalid_parameter(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidParameter)
-    return envelope(request, 400, exc.message)
+    return envelope(request, refusal_status(exc), exc.message)
+
+
+def refusal_status(exc: InvalidParameter) -> int:
+    """403 for what the sender may not do (as Plivo answers a geo-permission refusal), 400
+    for a bad request."""
+    return 403 if isinstance(exc, Forbidden) else 400
 
 
 _PATH_PARAM = re.compile(r"\\{[^/]+?\\}")

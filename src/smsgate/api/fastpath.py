@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from smsgate.api.errors import ApiError, envelope, store_error
+from smsgate.api.errors import ApiError, envelope, refusal_status, store_error
 from smsgate.core.errors import InvalidParameter
 
 Handler = Callable[..., Awaitable[Response]]
@@ -47,7 +47,7 @@ class FastPath:
                     except ApiError as exc:
                         response = envelope(request, exc.status, exc.message, exc.headers)
                     except InvalidParameter as exc:
-                        response = envelope(request, 400, exc.message)
+                        response = envelope(request, refusal_status(exc), exc.message)
                     except DBAPIError as exc:
                         response = store_error(request, exc)
                     await response(scope, receive, send)

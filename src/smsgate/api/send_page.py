@@ -25,11 +25,12 @@ from starlette.responses import Response
 
 from smsgate.api.auth import client_ip
 from smsgate.api.bodies import read_body
-from smsgate.api.errors import ApiError
+from smsgate.api.errors import ApiError, refusal_status
 from smsgate.api.responses import JSONResponse
 from smsgate.config import SendPageSettings
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.gateway import Gateway
+from smsgate.core.pacing import RateLimited
 from smsgate.core.passcode_sends import PassCodeRefused, find, send_with_passcode, submitter
 from smsgate.core.passcodes import PassCode, Status
 from smsgate.core.submission import Submission
@@ -111,6 +112,13 @@ async def _checked(request: Request, settings: SendPageSettings, typed: Any) -> 
             await asyncio.sleep(delay)
         raise _Refused(401, {"error": "wrong pass code"}) from None
     throttle.succeeded(who)
+    account = await gateway.accounts.by_id(code.account_id)
+    try:
+        await gateway.pacing.admit(submitter(code), account)
+    except RateLimited as exc:
+        raise _Refused(
+            429, {"error": "too many requests: slow down"}, {"Retry-After": exc.header}
+        ) from None
     return code
 
 
@@ -169,7 +177,7 @@ async def send(request: Request) -> Response:
         except PassCodeRefused as exc:
             raise _refusal(exc) from None
         except InvalidParameter as exc:
-            raise _Refused(400, {"error": exc.message}) from None
+            raise _Refused(refusal_status(exc), {"error": exc.message}) from None
     except _Refused as refused:
         return JSONResponse(refused.body, status_code=refused.status, headers=refused.headers)
     sent = [

@@ -26,16 +26,19 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from smsgate.api.errors import refusal_status
 from smsgate.api.responses import JSONResponse
 from smsgate.channels.base import AsksUssd
 from smsgate.config import SmsSenderSettings
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account
+from smsgate.core.pacing import RateLimited
 from smsgate.core.submission import Submission
 from smsgate.modem.driver import ModemError
 from smsgate.store import accounts as account_store
 from smsgate.store import tokens as token_store
+from smsgate.store.tokens import digest
 from smsgate.text.errors import EncodeError
 from smsgate.text.numbers import parse_destination
 from smsgate.text.segments import Encoding, segment
@@ -48,15 +51,18 @@ _AMOUNT = re.compile(r"-?\d+(?:[.,]\d+)?")
 
 
 class Refusal(Exception):
-    def __init__(self, status: int, code: int | None, error: str) -> None:
+    def __init__(
+        self, status: int, code: int | None, error: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(error)
         self.status, self.code, self.error = status, code, error
+        self.headers = headers or {}
 
     def response(self) -> Response:
         body: dict[str, Any] = {"error": self.error}
         if self.code is not None:
             body["code"] = self.code
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def _bad(code: int, error: str) -> Refusal:
@@ -111,6 +117,12 @@ async def _authenticate(gateway: Gateway, settings: SmsSenderSettings, token: st
             )
     if account is None or not account.enabled:
         raise refused
+    try:
+        await gateway.pacing.admit(f"{FACE}:{digest(token)[:16]}", account)
+    except RateLimited as exc:
+        raise Refusal(
+            429, None, "too many requests: slow down", {"Retry-After": exc.header}
+        ) from None
     return account
 
 
@@ -175,7 +187,8 @@ async def _send_sms(
             prepared = await gateway.accept(scope, submission, requester_ip=client)
         except InvalidParameter as exc:
             code = {"dst": 31, "text": 21}.get(exc.param, 33)
-            raise Refusal(400 if code != 33 else 500, code, exc.message) from None
+            status = refusal_status(exc) if code != 33 else 500
+            raise Refusal(status, code, exc.message) from None
         [uuid] = prepared.uuids
         state = await _handed_over(changes, uuid, settings.wait)
     if state == "failed":

@@ -28,9 +28,11 @@ from smsgate.api.bodies import read_body
 from smsgate.api.errors import ApiError
 from smsgate.api.responses import JSONResponse
 from smsgate.config import SmstoolsApiSettings, SmstoolsApiUser
-from smsgate.core.errors import InvalidParameter
+from smsgate.core.errors import Forbidden, InvalidParameter
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account
+from smsgate.core.pacing import RateLimited
+from smsgate.core.permissions import Kind
 from smsgate.core.submission import MAX_DESTINATIONS, Submission
 from smsgate.store import accounts as account_store
 from smsgate.text.numbers import check_destination, sanitize_destination
@@ -92,6 +94,12 @@ async def _authenticate(
         account = await gateway.db.read(account_store.first_main_account)
     if account is None or not account.enabled:
         raise refused
+    try:
+        await gateway.pacing.admit(f"{FACE}/{user.name}", account)
+    except RateLimited as exc:
+        raise Refusal(
+            429, {"error": "Too many requests", "detail": str(exc)}, {"Retry-After": exc.header}
+        ) from None
     return user, account
 
 
@@ -126,6 +134,10 @@ async def _send(
         raise _bad("every mobile must be a string of digits")
     if not isinstance(text, str) or not text:
         raise _bad("text must be a non-empty string")
+    gateway: Gateway = request.app.state.gateway
+    submitted_by = f"{FACE}/{user.name}"
+    # The gateway's permission rules answer per mobile, like the user's own ``mobiles``.
+    levels = await gateway.permissions.levels(account, submitted_by)
     answers: dict[str, str] = {}
     numbers: dict[str, list[str]] = {}  # number -> the mobiles, as given, that name it
     for mobile in mobiles:
@@ -133,7 +145,9 @@ async def _send(
         destination = check_destination(digits) if digits.isdigit() else None
         if destination is None:
             answers[mobile] = NOT_VALID
-        elif not permitted(user, destination.number):
+        elif not permitted(user, destination.number) or levels.refuses(
+            Kind.DESTINATION, destination.number, destination.country_iso2
+        ):
             answers[mobile] = FORBIDDEN
         else:
             numbers.setdefault(destination.number, []).append(mobile)
@@ -144,16 +158,17 @@ async def _send(
             + " and ".join("not valid" if r == NOT_VALID else "forbidden" for r in refusals),
             message_id=answers,
         )
-    gateway: Gateway = request.app.state.gateway
     scope = await gateway.accounts.scope(account, account.auth_id)
     submission = Submission(
         src=user.src or settings.src,
         dst="<".join(numbers),
         text=text,
-        submitted_by=f"{FACE}/{user.name}",
+        submitted_by=submitted_by,
     )
     try:
         prepared = await gateway.accept(scope, submission, requester_ip=client_ip(request))
+    except Forbidden as exc:
+        raise Refusal(403, {"error": "Forbidden", "detail": exc.message}) from None
     except InvalidParameter as exc:
         raise _bad(exc.message) from None
     by_number = {row["to_number"]: row["uuid"] for row in prepared.messages}

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smsgate.core.clock import Clock
 from smsgate.core.events import Event, SendFailed, Submitted
+from smsgate.core.rates import check_rate
 from smsgate.modem.commands import Ussd
 
 
@@ -65,6 +66,12 @@ class ChannelOptions(BaseModel):
     send_timeout: float = Field(
         default=60.0, gt=0, description="seconds a handover may take before it is retried"
     )
+    send_rate: str = Field(default="", description="message parts this channel takes, 30/s")
+
+    @field_validator("send_rate")
+    @classmethod
+    def _send_rate(cls, value: str) -> str:
+        return check_rate(value)
 
     @field_validator("rate")
     @classmethod

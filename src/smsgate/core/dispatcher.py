@@ -3,6 +3,12 @@
 It claims no more than the channel has room for, so a claimed message is always being sent,
 never waiting. Outcomes go to the event sink and through ``record`` like every other change.
 Messages that outlive ``message_expiry`` in the queue fail with error 420.
+
+Fair sharing: when several accounts have messages waiting, each claim takes an equal share
+from each (what one leaves unused goes to the others), so one account's bulk send does not
+hold back another's one-time codes. Pacing (``core/pacing.py``): a claimed message over a
+rate limit goes back to the queue, due when the limit lets it go, without counting as an
+attempt.
 """
 
 from __future__ import annotations
@@ -11,20 +17,26 @@ import asyncio
 import dataclasses
 
 import structlog
+from sqlalchemy import Connection
 
 from smsgate.channels.base import Channel, Outbound
 from smsgate.config import DispatcherSettings
 from smsgate.core import errors
+from smsgate.core.accounts import AccountDirectory
 from smsgate.core.clock import Clock, seconds
 from smsgate.core.events import Event, Expired, SendFailed, Submitted
 from smsgate.core.loops import finish, run_forever
 from smsgate.core.models import Message
+from smsgate.core.pacing import Pacing
 from smsgate.core.sink import BatchingSink
 from smsgate.store import messages as message_store
 from smsgate.store.database import Database
 from smsgate.store.writer import Writer
 
 log = structlog.get_logger(__name__)
+
+#: Accounts a claim shares among at most; beyond that they take turns, tick by tick.
+FAIR_ACCOUNTS = 64
 
 
 class Dispatcher:
@@ -39,6 +51,8 @@ class Dispatcher:
         default_channel: str,
         sink: BatchingSink,
         settings: DispatcherSettings,
+        accounts: AccountDirectory | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self._db = db
         self._writer = writer
@@ -48,6 +62,10 @@ class Dispatcher:
         self._default = default_channel
         self._sink = sink
         self._settings = settings
+        self._accounts = accounts
+        self._pacing = pacing
+        self._cursor = 0
+        self.paced = 0
         self._wake = asyncio.Event()
         self._sends: set[asyncio.Task[None]] = set()
         self._next_sweep = 0
@@ -82,15 +100,59 @@ class Dispatcher:
         if channel is None or free == 0:
             return False
         want = min(free, limit)
-        claimed = await self._writer.run(
-            lambda conn: message_store.claim(conn, self._node, now, want)
-        )
-        for msg in claimed:
+        claimed = await self._writer.run(lambda conn: self._claim(conn, now, want))
+        ready = await self._paced(claimed, channel.name, now) if self._pacing else claimed
+        for msg in ready:
             channel.in_flight += 1
             task = asyncio.create_task(self._send(channel, msg))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
         return len(claimed) == want and channel.free_slots > 0
+
+    def _claim(self, conn: Connection, now: int, want: int) -> list[Message]:
+        """Up to ``want`` due messages, shared fairly among the accounts waiting."""
+        waiting = message_store.waiting_accounts(conn, self._cursor, FAIR_ACCOUNTS)
+        if len(waiting) < FAIR_ACCOUNTS and self._cursor:
+            more = message_store.waiting_accounts(conn, 0, FAIR_ACCOUNTS - len(waiting))
+            waiting += [account for account in more if account not in waiting]
+        self._cursor = waiting[-1] if len(waiting) == FAIR_ACCOUNTS else 0
+        if len(waiting) <= 1:
+            return message_store.claim(conn, self._node, now, want)
+        share = max(1, want // len(waiting))
+        claimed: list[Message] = []
+        hungry = []
+        for account in waiting:
+            if len(claimed) >= want:
+                break
+            got = message_store.claim(
+                conn, self._node, now, min(share, want - len(claimed)), account
+            )
+            claimed += got
+            if len(got) == share:
+                hungry.append(account)
+        for account in hungry:
+            if len(claimed) >= want:
+                break
+            claimed += message_store.claim(conn, self._node, now, want - len(claimed), account)
+        return claimed
+
+    async def _paced(self, claimed: list[Message], channel: str, now: int) -> list[Message]:
+        """The claimed messages that may go now; the others go back to the queue."""
+        assert self._pacing is not None
+        ready: list[Message] = []
+        held: list[tuple[str, int]] = []
+        for msg in claimed:
+            account = await self._accounts.by_id(msg.account_id) if self._accounts else None
+            wait = await self._pacing.hold(msg, account, channel)
+            if wait:
+                held.append((msg.uuid, now + seconds(wait)))
+            else:
+                ready.append(msg)
+        if held:
+            self.paced += len(held)
+            log.debug("paced messages wait in the queue", count=len(held))
+            await self._writer.run(lambda conn: message_store.defer(conn, self._node, held))
+        return ready
 
     def _retry_at(self, msg: Message) -> int:
         delay = self._settings.retry_base * 2 ** max(0, msg.attempts - 1)

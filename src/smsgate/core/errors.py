@@ -24,3 +24,8 @@ class InvalidParameter(ValueError):
         super().__init__(message)
         self.param = param
         self.message = message
+
+
+class Forbidden(InvalidParameter):
+    """The request is well formed, but its sender may not do it (a permission rule, an
+    opted-out destination). Faces answer it as a refusal (Plivo: 403), not as a bad request."""

@@ -19,14 +19,18 @@ from smsgate.channels.base import Channel
 from smsgate.channels.registry import ChannelConfigError, build_channels
 from smsgate.config import Settings
 from smsgate.core import record as recorder
+from smsgate.core.access import PermissionDirectory, enforce
 from smsgate.core.accounts import AccountDirectory, Scope
 from smsgate.core.clock import Clock, SystemClock, seconds
 from smsgate.core.dispatcher import Dispatcher
 from smsgate.core.events import Event
 from smsgate.core.ids import api_id, uuid7
+from smsgate.core.limits import Limiter, MemoryLimiter
+from smsgate.core.limits_redis import RedisLimiter
 from smsgate.core.metrics import Metrics
 from smsgate.core.models import Message
 from smsgate.core.notifier import Notifier
+from smsgate.core.pacing import Pacing
 from smsgate.core.sink import BatchingSink
 from smsgate.core.submission import Prepared, Submission, prepare
 from smsgate.store import messages as message_store
@@ -71,8 +75,14 @@ class Gateway:
         self.writer = Writer(db.writer)
         self.metrics = Metrics()
         self.accounts = AccountDirectory(db)
+        self.permissions = PermissionDirectory(db, self.accounts)
         self.sink = BatchingSink(self.record)
         self.channels: dict[str, Channel] = build_channels(settings.channels, self.sink, self.clock)
+        memory = MemoryLimiter(self.clock)
+        limiter: Limiter = (
+            RedisLimiter(settings.limits.redis_url, memory) if settings.limits.redis_url else memory
+        )
+        self.pacing = Pacing(settings.limits, limiter, self.channels)
         self.dispatcher = Dispatcher(
             db=db,
             writer=self.writer,
@@ -82,6 +92,8 @@ class Gateway:
             default_channel=settings.outbound_channel,
             sink=self.sink,
             settings=settings.dispatcher,
+            accounts=self.accounts,
+            pacing=self.pacing,
         )
         self.notifier = Notifier(
             writer=self.writer,
@@ -140,6 +152,7 @@ class Gateway:
             await channel.stop()
         await self.sink.close()
         await self.notifier.close()
+        await self.pacing.limiter.close()
         with contextlib.suppress(Exception):
             await self.writer.run(lambda conn: node_store.leave(conn, self.node_id))
         await self.writer.stop()
@@ -194,7 +207,8 @@ class Gateway:
         request_id: str | None = None,
         extra_rows: ExtraRows | None = None,
     ) -> Prepared:
-        """Validate and durably store an outbound request; raises InvalidParameter."""
+        """Validate, check against permissions and durably store an outbound request;
+        raises InvalidParameter (Forbidden for what permissions refuse)."""
         now = self.clock.now_us()
         prepared = prepare(
             scope.owner,
@@ -204,6 +218,7 @@ class Gateway:
             requester_ip=requester_ip,
             languages_for=self.settings.languages_for,
         )
+        enforce(await self.permissions.levels(scope.owner, submission.submitted_by), prepared)
         callbacks = prepared.callbacks + (extra_rows(prepared) if extra_rows else [])
         await self.store(prepared, callbacks)
         return prepared

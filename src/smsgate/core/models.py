@@ -18,6 +18,10 @@ class Account:
     created_at: int
     updated_at: int
     smart_encoding: bool = False
+    #: Rate limits (``30/s``, "" for none); None takes the ``[limits]`` setting.
+    api_requests: str | None = None
+    send_rate: str | None = None
+    number_pace: str | None = None
 
     @property
     def is_subaccount(self) -> bool:

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from smsgate.core import patterns
+from smsgate.core.access import enforce
 from smsgate.core.clock import iso
-from smsgate.core.errors import InvalidParameter
+from smsgate.core.errors import Forbidden, InvalidParameter
 from smsgate.core.ids import api_id
 from smsgate.core.passcodes import Limits, PassCode, Status, digest, new_code, well_formed
 from smsgate.core.submission import Prepared, Submission, prepare
@@ -109,6 +110,7 @@ async def send_with_passcode(
         requester_ip=requester_ip,
         languages_for=gateway.settings.languages_for,
     )
+    enforce(await gateway.permissions.levels(account, submitter(code)), prepared)
     refused = [
         row["to_number"]
         for row in prepared.messages
@@ -119,7 +121,9 @@ async def send_with_passcode(
         )
     ]
     if refused:
-        raise InvalidParameter("dst", f"this pass code may not send to {', '.join(refused[:10])}")
+        raise Forbidden(
+            "dst", f"forbidden: this pass code may not send to {', '.join(refused[:10])}"
+        )
     left = code.remaining()
     if left is not None and len(prepared.uuids) > left:
         raise InvalidParameter(

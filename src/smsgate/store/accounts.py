@@ -22,6 +22,9 @@ def _account(row: Any) -> Account:
         created_at=row.created_at,
         updated_at=row.updated_at,
         smart_encoding=bool(row.smart_encoding),
+        api_requests=row.api_requests,
+        send_rate=row.send_rate,
+        number_pace=row.number_pace,
     )
 
 
@@ -128,4 +131,19 @@ def update_account(conn: Connection, account_id: int, now: int, **changes: bool)
     if changes:
         conn.execute(
             update(accounts).where(accounts.c.id == account_id).values(updated_at=now, **changes)
+        )
+
+
+#: The rate limits an account may set for itself; None puts back the ``[limits]`` setting.
+LIMIT_COLUMNS = ("api_requests", "send_rate", "number_pace")
+
+
+def set_limits(conn: Connection, account_id: int, now: int, **limits: str | None) -> None:
+    """Set an account's rate limits (normalised rates, "" for none, None for the default)."""
+    unknown = set(limits) - set(LIMIT_COLUMNS)
+    if unknown:
+        raise ValueError(f"no such limit: {', '.join(sorted(unknown))}")
+    if limits:
+        conn.execute(
+            update(accounts).where(accounts.c.id == account_id).values(updated_at=now, **limits)
         )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    TextClause,
     and_,
     bindparam,
     func,
@@ -175,13 +176,22 @@ def save(conn: Connection, changed: list[Message]) -> None:
         conn.execute(_UPDATE, params)
 
 
-def claim(conn: Connection, node: str, now: int, limit: int) -> list[Message]:
-    """Take up to ``limit`` due messages for ``node``, oldest due first. Messages past their
-    expiry are left to the expiry sweep."""
+def claim(
+    conn: Connection, node: str, now: int, limit: int, account_id: int | None = None
+) -> list[Message]:
+    """Take up to ``limit`` due messages (of one account, when given) for ``node``, oldest
+    due first. Messages past their expiry are left to the expiry sweep."""
+    due: list[ColumnElement[bool] | TextClause] = [
+        _QUEUED_UNCLAIMED,
+        m.next_attempt_at <= now,
+        m.expires_at > now,
+    ]
+    if account_id is not None:
+        due.append(m.account_id == account_id)
     rows = claims.claim(
         conn,
         messages,
-        due=[_QUEUED_UNCLAIMED, m.next_attempt_at <= now, m.expires_at > now],
+        due=due,
         order=[m.next_attempt_at],
         node=node,
         limit=limit,
@@ -190,6 +200,48 @@ def claim(conn: Connection, node: str, now: int, limit: int) -> list[Message]:
     claimed = [Message.from_row(row._mapping) for row in rows]
     claimed.sort(key=lambda msg: (msg.next_attempt_at, msg.uuid))
     return claimed
+
+
+# Each account with queued work, walking the (account_id, next_attempt_at) partial index one
+# account at a time: as cheap with a million queued messages as with ten.
+_WAITING_ACCOUNTS = text(
+    """
+    WITH RECURSIVE waiting(account_id) AS (
+        SELECT MIN(account_id) FROM messages
+        WHERE state = 'queued' AND claimed_by IS NULL AND account_id > :after
+        UNION ALL
+        SELECT (
+            SELECT MIN(q.account_id) FROM messages q
+            WHERE q.state = 'queued' AND q.claimed_by IS NULL
+            AND q.account_id > waiting.account_id
+        )
+        FROM waiting WHERE waiting.account_id IS NOT NULL
+    )
+    SELECT account_id FROM waiting WHERE account_id IS NOT NULL LIMIT :limit
+    """
+)
+
+
+def waiting_accounts(conn: Connection, after: int, limit: int) -> list[int]:
+    """Up to ``limit`` accounts with queued messages, in id order after ``after``."""
+    rows = conn.execute(_WAITING_ACCOUNTS, {"after": after, "limit": limit})
+    return [int(row[0]) for row in rows]
+
+
+def defer(conn: Connection, node: str, until: Sequence[tuple[str, int]]) -> None:
+    """Put claimed messages back in the queue, due at the given times, without counting the
+    claim as an attempt (they were paced, not tried)."""
+    if until:
+        conn.execute(
+            update(messages)
+            .where(m.uuid == bindparam("b_uuid"), m.claimed_by == node)
+            .values(
+                claimed_by=None,
+                next_attempt_at=bindparam("b_at"),
+                attempts=m.attempts - 1,
+            ),
+            [{"b_uuid": uuid, "b_at": at} for uuid, at in until],
+        )
 
 
 def inbound_exists(conn: Connection, channel: str, ref: str) -> bool:

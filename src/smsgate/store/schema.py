@@ -34,6 +34,10 @@ accounts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("smart_encoding", Boolean, nullable=False, server_default=text("false")),
+    #: Rate limits of this account (``30/s``; "" for none); NULL takes ``[limits]``'s.
+    Column("api_requests", String(24), nullable=True),
+    Column("send_rate", String(24), nullable=True),
+    Column("number_pace", String(24), nullable=True),
 )
 
 admin_users = Table(
@@ -88,6 +92,13 @@ messages = Table(
     Index("ix_messages_channel_ref", "channel", "channel_ref"),
     Index(
         "ix_messages_queue",
+        "next_attempt_at",
+        sqlite_where=text("state = 'queued' AND claimed_by IS NULL"),
+        postgresql_where=text("state = 'queued' AND claimed_by IS NULL"),
+    ),
+    Index(
+        "ix_messages_account_queue",
+        "account_id",
         "next_attempt_at",
         sqlite_where=text("state = 'queued' AND claimed_by IS NULL"),
         postgresql_where=text("state = 'queued' AND claimed_by IS NULL"),
@@ -155,6 +166,22 @@ pass_codes = Table(
     Column("revoked_at", BigInteger, nullable=True),
     Column("last_used_at", BigInteger, nullable=True),
     Index("ix_pass_codes_account", "account_id"),
+)
+
+#: Allow and deny rules on destinations and sender IDs (``core/permissions.py``). ``subject``
+#: is ``account:<id>`` or a submitter (``passcode/<id>``, ``smstools-api/<user>``, …).
+permission_rules = Table(
+    "permission_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subject", String(120), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("effect", String(8), nullable=False),
+    Column("pattern", String(64), nullable=False),
+    Column("note", String(200), nullable=False, server_default=""),
+    Column("created_by", String(100), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_permission_rules_subject", "subject"),
 )
 
 message_events = Table(
