@@ -12,6 +12,7 @@ from smsgate import __version__
 from smsgate.api import errors, ops, segments, send_page, smssender, smstools_api
 from smsgate.api.admin import channels as admin_channels
 from smsgate.api.admin import tokens as admin_tokens
+from smsgate.api.console import routes as console
 from smsgate.api.fastpath import FastPath
 from smsgate.api.middleware import AccessLog, TrailingSlash
 from smsgate.api.plivo import messages as plivo_messages
@@ -69,6 +70,7 @@ def create_app(
     app.include_router(smssender.router)
     app.include_router(smstools_api.router)
     app.include_router(send_page.router)
+    console.install(app)
     app.add_middleware(FastPath, routes=plivo_messages.FAST_ROUTES)
     app.add_middleware(TrailingSlash)
     if access_log:
