@@ -536,5 +536,10 @@ def modem_sim(
         raise click.ClickException(str(exc)) from None
 
 
+from smsgate.operator import register  # noqa: E402 - send, messages tail
+
+register(main)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

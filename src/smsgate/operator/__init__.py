@@ -1,0 +1,14 @@
+"""Operator commands that work against a running gateway or its store: ``smsgate send`` and
+``smsgate messages tail``. ``register`` adds them to the ``smsgate`` command group."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(group: click.Group) -> None:
+    from smsgate.operator.messages import messages
+    from smsgate.operator.send import send
+
+    group.add_command(send)
+    group.add_command(messages)
