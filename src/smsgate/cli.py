@@ -20,6 +20,7 @@ from smsgate.config import Settings, SettingsFileError, load_settings
 from smsgate.core import passcode_sends
 from smsgate.core import passcodes as passcode_core
 from smsgate.core import record as recorder
+from smsgate.core.accounts import AUTH_ID
 from smsgate.core.bootstrap import create_account
 from smsgate.core.clock import SystemClock
 from smsgate.core.errors import InvalidParameter
@@ -27,8 +28,18 @@ from smsgate.core.ids import new_auth_token
 from smsgate.core.inbound import inbound_event
 from smsgate.core.models import Account
 from smsgate.core.passwords import hash_password
+from smsgate.core.permissions import (
+    Effect,
+    Kind,
+    Rule,
+    account_subject,
+    check_rule_pattern,
+    check_subject,
+)
+from smsgate.core.rates import check_rate
 from smsgate.store import accounts as account_store
 from smsgate.store import passcodes as passcode_store
+from smsgate.store import permissions as permission_store
 from smsgate.store.database import DatabaseUrlError, open_database
 from smsgate.store.migrate import migrate_sync
 
@@ -71,6 +82,10 @@ def _account_json(account: Account, token: bool) -> dict[str, Any]:
         "enabled": account.enabled,
         "alphanumeric_sender": account.alphanumeric_sender,
         "smart_encoding": account.smart_encoding,
+        # Rate limits: null takes the [limits] setting, "" is no limit.
+        "api_requests": account.api_requests,
+        "send_rate": account.send_rate,
+        "number_pace": account.number_pace,
     }
     if token:
         data["auth_token"] = account.auth_token
@@ -224,6 +239,11 @@ def accounts_show(obj: Context, auth_id: str, as_json: bool) -> None:
 @click.option("--alphanumeric-sender/--no-alphanumeric-sender", default=None)
 @click.option("--smart-encoding/--no-smart-encoding", default=None)
 @click.option("--enable/--disable", "enabled", default=None)
+@click.option("--api-requests", help="API requests per credential: 30/s, none, or default.")
+@click.option("--send-rate", help="Message parts per account: 30/s, none, or default.")
+@click.option(
+    "--number-pace", help="Message parts per source/destination number: 10/min, none, default."
+)
 @click.pass_obj
 def accounts_update(
     obj: Context,
@@ -231,8 +251,11 @@ def accounts_update(
     alphanumeric_sender: bool | None,
     smart_encoding: bool | None,
     enabled: bool | None,
+    api_requests: str | None,
+    send_rate: str | None,
+    number_pace: str | None,
 ) -> None:
-    """Change an account's switches."""
+    """Change an account's switches and rate limits."""
     changes = {
         name: value
         for name, value in (
@@ -242,12 +265,26 @@ def accounts_update(
         )
         if value is not None
     }
-    if not changes:
+    limits: dict[str, str | None] = {}
+    for name, raw in (
+        ("api_requests", api_requests),
+        ("send_rate", send_rate),
+        ("number_pace", number_pace),
+    ):
+        if raw is not None:
+            option = "--" + name.replace("_", "-")
+            try:
+                limits[name] = None if raw.strip().lower() == "default" else check_rate(raw)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=option) from None
+    if not changes and not limits:
         raise click.UsageError("nothing to change: give at least one option")
 
     def work(conn: Connection) -> Account:
         account = _existing(conn, auth_id)
-        account_store.update_account(conn, account.id, SystemClock().now_us(), **changes)
+        now = SystemClock().now_us()
+        account_store.update_account(conn, account.id, now, **changes)
+        account_store.set_limits(conn, account.id, now, **limits)
         return _existing(conn, auth_id)
 
     account = _with_db(obj.settings(), work)
@@ -267,6 +304,110 @@ def accounts_rotate(obj: Context, auth_id: str) -> None:
 
     _with_db(obj.settings(), work)
     click.echo(f"auth_id     {auth_id}\nauth_token  {token}")
+
+
+@main.group()
+def permissions() -> None:
+    """Allow and deny rules on destinations and sender IDs (see docs/permissions.md)."""
+
+
+def _subject(conn: Connection, raw: str) -> str:
+    """``raw`` as a rule's subject: an auth_id stands for ``account:<auth_id>``."""
+    if AUTH_ID.fullmatch(raw):
+        raw = account_subject(raw)
+    try:
+        subject = check_subject(raw)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SUBJECT") from None
+    kind, _, name = subject.partition("/")
+    if subject.startswith("account:"):
+        _existing(conn, subject.removeprefix("account:"))
+    elif kind == "passcode" and (
+        not name.isdigit() or passcode_store.by_id(conn, int(name)) is None
+    ):
+        raise click.BadParameter(f"there is no pass code {name}", param_hint="SUBJECT")
+    return subject
+
+
+def _rule_json(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "subject": rule.subject,
+        "kind": rule.kind.value,
+        "effect": rule.effect.value,
+        "pattern": rule.pattern,
+        "note": rule.note,
+        "created_by": rule.created_by,
+    }
+
+
+@permissions.command("add")
+@click.argument("subject")
+@click.argument("effect", type=click.Choice([e.value for e in Effect]))
+@click.argument("kind", type=click.Choice([k.value for k in Kind]))
+@click.argument("pattern")
+@click.option("--note", default="", help="Why the rule is there.")
+@click.pass_obj
+def permissions_add(
+    obj: Context, subject: str, effect: str, kind: str, pattern: str, note: str
+) -> None:
+    """Add a rule. SUBJECT is an auth_id (or account:<auth_id>), passcode/<id> or a face's
+    user (smstools-api/<name>). Example: smsgate permissions add MA… deny destination 44*"""
+    try:
+        checked = check_rule_pattern(Kind(kind), pattern)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="PATTERN") from None
+    if len(note) > 200:
+        raise click.BadParameter("at most 200 characters", param_hint="--note")
+
+    def work(conn: Connection) -> Rule:
+        return permission_store.insert(
+            conn,
+            subject=_subject(conn, subject),
+            kind=Kind(kind),
+            effect=Effect(effect),
+            pattern=checked,
+            note=note,
+            created_by="cli",
+            now=SystemClock().now_us(),
+        )
+
+    click.echo(json.dumps(_rule_json(_with_db(obj.settings(), work))))
+
+
+@permissions.command("list")
+@click.argument("subject", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def permissions_list(obj: Context, subject: str | None, as_json: bool) -> None:
+    """List rules, of one subject or all."""
+
+    def work(conn: Connection) -> list[Rule]:
+        return permission_store.listed(conn, _subject(conn, subject) if subject else None)
+
+    rules = _with_db(obj.settings(), work)
+    if as_json:
+        click.echo(json.dumps([_rule_json(rule) for rule in rules]))
+        return
+    if not rules:
+        click.echo("no rules: every destination and sender ID is allowed")
+    for rule in rules:
+        note = f"  # {rule.note}" if rule.note else ""
+        click.echo(
+            f"{rule.id:>5}  {rule.subject:<32} {rule.effect.value:<5} "
+            f"{rule.kind.value:<11} {rule.pattern}{note}"
+        )
+
+
+@permissions.command("remove")
+@click.argument("rule_id", type=int)
+@click.pass_obj
+def permissions_remove(obj: Context, rule_id: int) -> None:
+    """Remove a rule (other running gateways apply it within seconds)."""
+    removed = _with_db(obj.settings(), lambda conn: permission_store.remove(conn, rule_id))
+    if removed is None:
+        raise click.ClickException(f"no rule {rule_id}")
+    click.echo(f"rule {rule_id} removed")
 
 
 @main.group()

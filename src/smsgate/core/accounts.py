@@ -67,6 +67,13 @@ class AccountDirectory:
             _, (_, gone) = self._cache.popitem(last=False)
             self._auth_ids.pop(gone.id, None)
 
+    def forget(self, account: Account) -> None:
+        """Read ``account`` (and its parent's subaccounts) again on next use: after a change
+        made in this process (other processes see it within ``ttl`` seconds)."""
+        self._cache.pop(account.auth_id, None)
+        if account.parent_id is not None:
+            self._children.pop(account.parent_id, None)
+
     async def by_auth_id(self, auth_id: str) -> Account | None:
         if not AUTH_ID.fullmatch(auth_id):
             return None

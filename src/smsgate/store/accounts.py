@@ -95,6 +95,12 @@ def set_auth_token(conn: Connection, account_id: int, token: str, now: int) -> N
     )
 
 
+def rename(conn: Connection, account_id: int, name: str, now: int) -> None:
+    conn.execute(
+        update(accounts).where(accounts.c.id == account_id).values(name=name, updated_at=now)
+    )
+
+
 def insert_admin(conn: Connection, username: str, password_hash: str, now: int) -> None:
     conn.execute(
         admin_users.insert().values(username=username, password_hash=password_hash, created_at=now)

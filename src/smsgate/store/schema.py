@@ -90,6 +90,8 @@ messages = Table(
     Column("submitted_by", String(100), nullable=False, server_default=""),
     Index("ix_messages_account_time", "account_id", "created_at"),
     Index("ix_messages_channel_ref", "channel", "channel_ref"),
+    Index("ix_messages_from", "from_number", "created_at"),
+    Index("ix_messages_to", "to_number", "created_at"),
     Index(
         "ix_messages_queue",
         "next_attempt_at",

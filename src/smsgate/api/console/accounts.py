@@ -5,7 +5,7 @@ their switches (alphanumeric sender IDs, smart encoding), and a new auth token (
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,30 +24,10 @@ from smsgate.core.passcodes import Status
 from smsgate.store import accounts as account_store
 from smsgate.store import passcodes as passcode_store
 from smsgate.store import reports
-from smsgate.store.schema import accounts as accounts_table
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 SWITCHES = ("enabled", "alphanumeric_sender", "smart_encoding")
-
-
-def forget_cached(gateway: Gateway, account: Account) -> None:
-    """Make this process read the account again at once, so that a new token, a disabled
-    account or a new subaccount takes effect here on the next request (other processes
-    read it again within their cache's few seconds)."""
-    directory = gateway.accounts
-    directory._cache.pop(account.auth_id, None)
-    if account.parent_id is not None:
-        directory._children.pop(account.parent_id, None)
-
-
-def rename(conn: Connection, account_id: int, name: str, now: int) -> None:
-    # A write of the console's own; store/accounts.py has no rename yet.
-    conn.execute(
-        update(accounts_table)
-        .where(accounts_table.c.id == account_id)
-        .values(name=name, updated_at=now)
-    )
 
 
 def _name(form: Form) -> str:
@@ -113,7 +93,7 @@ async def create(request: Request, admin: Admin, form: Form) -> Response:
         )
 
     made = await gateway.writer.run(work)
-    forget_cached(gateway, made)
+    gateway.accounts.forget(made)
     kind = "Subaccount" if made.is_subaccount else "Account"
     return redirect(
         request,
@@ -192,11 +172,11 @@ async def save(request: Request, admin: Admin, form: Form) -> Response:
     now = gateway.clock.now_us()
 
     def work(conn: Connection) -> None:
-        rename(conn, account.id, name, now)
+        account_store.rename(conn, account.id, name, now)
         account_store.update_account(conn, account.id, now, **switches)
 
     await gateway.writer.run(work)
-    forget_cached(gateway, account)
+    gateway.accounts.forget(account)
     state = "enabled" if switches["enabled"] else "disabled"
     return redirect(
         request,
@@ -218,7 +198,7 @@ async def rotate_token(request: Request, admin: Admin, form: Form) -> Response:
     await gateway.writer.run(
         lambda conn: account_store.set_auth_token(conn, account.id, token, now)
     )
-    forget_cached(gateway, account)
+    gateway.accounts.forget(account)
     return redirect(
         request,
         admin,

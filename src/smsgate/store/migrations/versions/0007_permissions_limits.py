@@ -1,4 +1,5 @@
-"""Permission rules, per-account rate limits, and the index fair claiming walks.
+"""Permission rules, per-account rate limits, the index fair claiming walks, and indexes
+for finding messages by number.
 
 Revision ID: 0007
 Revises: 0006
@@ -39,9 +40,13 @@ def upgrade() -> None:
         sqlite_where=_QUEUED_UNCLAIMED,
         postgresql_where=_QUEUED_UNCLAIMED,
     )
+    op.create_index("ix_messages_from", "messages", ["from_number", "created_at"])
+    op.create_index("ix_messages_to", "messages", ["to_number", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_to", "messages")
+    op.drop_index("ix_messages_from", "messages")
     op.drop_index("ix_messages_account_queue", "messages")
     with op.batch_alter_table("accounts") as batch:
         for column in ("number_pace", "send_rate", "api_requests"):
