@@ -86,6 +86,7 @@ async def test_api_requests_over_a_credentials_limit_answer_429_with_retry_after
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert "too many requests" in refused.json()["error"] and "api_id" in refused.json()
     assert len(await rows(gateway)) == 2  # the refused request stored nothing
+    assert gateway.metrics.registry.get_sample_value("smsgate_api_rate_limited_total") == 1
     assert (await plivo(gateway, other)).status_code == 202  # a credential of its own
 
 
@@ -118,6 +119,8 @@ async def test_a_number_is_paced_in_parts_and_the_excess_waits_in_the_queue(
     assert held.state == "queued" and held.claimed_by is None and held.attempts == 0
     assert held.next_attempt_at == pytest.approx(clock.now_us() + 60_000_000, abs=1_000_000)
     assert gateway.dispatcher.paced == 1
+    registry = gateway.metrics.registry
+    assert registry.get_sample_value("smsgate_messages_paced_total", {"channel": "simulator"}) == 1
     clock.advance(61)
     await gateway.dispatcher.tick()
     await gateway.dispatcher.drain()

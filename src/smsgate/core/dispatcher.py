@@ -26,6 +26,7 @@ from smsgate.core.accounts import AccountDirectory
 from smsgate.core.clock import Clock, seconds
 from smsgate.core.events import Event, Expired, SendFailed, Submitted
 from smsgate.core.loops import finish, run_forever
+from smsgate.core.metrics import Metrics
 from smsgate.core.models import Message
 from smsgate.core.pacing import Pacing
 from smsgate.core.sink import BatchingSink
@@ -53,6 +54,7 @@ class Dispatcher:
         settings: DispatcherSettings,
         accounts: AccountDirectory | None = None,
         pacing: Pacing | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._writer = writer
@@ -64,6 +66,7 @@ class Dispatcher:
         self._settings = settings
         self._accounts = accounts
         self._pacing = pacing
+        self._metrics = metrics
         self._cursor = 0
         self.paced = 0
         self._wake = asyncio.Event()
@@ -150,6 +153,8 @@ class Dispatcher:
                 ready.append(msg)
         if held:
             self.paced += len(held)
+            if self._metrics is not None:
+                self._metrics.paced.labels(channel).inc(len(held))
             log.debug("paced messages wait in the queue", count=len(held))
             await self._writer.run(lambda conn: message_store.defer(conn, self._node, held))
         return ready

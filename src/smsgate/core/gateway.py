@@ -82,7 +82,7 @@ class Gateway:
         limiter: Limiter = (
             RedisLimiter(settings.limits.redis_url, memory) if settings.limits.redis_url else memory
         )
-        self.pacing = Pacing(settings.limits, limiter, self.channels)
+        self.pacing = Pacing(settings.limits, limiter, self.channels, self.metrics)
         self.dispatcher = Dispatcher(
             db=db,
             writer=self.writer,
@@ -94,6 +94,7 @@ class Gateway:
             settings=settings.dispatcher,
             accounts=self.accounts,
             pacing=self.pacing,
+            metrics=self.metrics,
         )
         self.notifier = Notifier(
             writer=self.writer,

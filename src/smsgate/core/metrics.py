@@ -29,6 +29,17 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.paced = Counter(
+            "smsgate_messages_paced",
+            "Claimed messages put back in the queue by a sending rate limit, by channel",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "smsgate_api_rate_limited",
+            "API requests refused with 429 for their credential's rate limit",
+            registry=self.registry,
+        )
         self.channel_up = Gauge(
             "smsgate_channel_up", "1 when the channel is up", ["channel"], registry=self.registry
         )

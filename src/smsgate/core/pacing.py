@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from smsgate.channels.base import Channel
 from smsgate.config import LimitSettings
 from smsgate.core.limits import Limit, Limiter
+from smsgate.core.metrics import Metrics
 from smsgate.core.models import Account, Message
 from smsgate.core.rates import Rate, parse_rate
 
@@ -32,9 +33,14 @@ class RateLimited(Exception):
 
 class Pacing:
     def __init__(
-        self, settings: LimitSettings, limiter: Limiter, channels: Mapping[str, Channel]
+        self,
+        settings: LimitSettings,
+        limiter: Limiter,
+        channels: Mapping[str, Channel],
+        metrics: Metrics | None = None,
     ) -> None:
         self.limiter = limiter
+        self._metrics = metrics
         self._defaults = {
             "api_requests": parse_rate(settings.api_requests),
             "send_rate": parse_rate(settings.send_rate),
@@ -63,6 +69,8 @@ class Pacing:
             return
         wait = await self.limiter.take([Limit(f"api:{credential}", rate)])
         if wait:
+            if self._metrics is not None:
+                self._metrics.rate_limited.inc()
             raise RateLimited(wait)
 
     def sending(self, msg: Message, account: Account | None, channel: str) -> list[Limit]:
