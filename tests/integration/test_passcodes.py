@@ -7,19 +7,23 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+from smsgate.api.app import create_app
 from smsgate.core.clock import FakeClock
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account
 from smsgate.core.passcode_sends import PassCodeRefused, issue, send_with_passcode
 from smsgate.core.passcodes import Limits, PassCode, Status, limits, shown
+from smsgate.core.passwords import hash_password
 from smsgate.core.submission import Submission
+from smsgate.store import accounts as account_store
 from smsgate.store import passcodes as passcode_store
 from smsgate.store.schema import messages
-from tests.conftest import GatewayFactory, new_account
+from tests.conftest import GatewayFactory, basic, new_account
 from tests.support import LiveServer
 
 
@@ -122,3 +126,50 @@ def test_the_cli_makes_lists_and_revokes_codes(live: LiveServer) -> None:
     assert listed["status"] == "revoked" and "code" not in listed
     again = live.cli("passcodes", "revoke", str(made["id"]), check=False)
     assert again.returncode != 0
+
+
+async def test_the_admin_api_makes_lists_and_revokes_codes(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway()
+    account = await new_account(gateway)
+    now = gateway.clock.now_us()
+    await gateway.writer.run(
+        lambda conn: account_store.insert_admin(conn, "root", hash_password("s3cret-pass"), now)
+    )
+    admin = basic("root", "s3cret-pass")
+    app = create_app(gateway, manage_gateway=False, access_log=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        url = "/admin/api/passcodes/"
+        assert (await http.post(url, json={"minutes": 5})).status_code == 401
+        made = await http.post(
+            url,
+            json={
+                "account": account.auth_id,
+                "minutes": 5,
+                "max_messages": 2,
+                "destinations": ["44*"],
+                "label": "<b>x</b>",
+            },
+            headers=admin,
+        )
+        assert made.status_code == 201
+        body = made.json()
+        assert len(body["code"]) == 14 and body["status"] == "active"
+        assert body["destinations"] == ["44*"] and body["max_messages"] == 2
+        bad = await http.post(url, json={"minutes": 0}, headers=admin)
+        assert bad.status_code == 400 and "minutes" in bad.json()["error"]
+        # A page of another site cannot make an admin's browser do it.
+        forged = await http.post(
+            url, data={"minutes": "5"}, headers={**admin, "Origin": "https://evil.example"}
+        )
+        assert forged.status_code == 403
+        listed = (await http.get(url, headers=admin)).json()["objects"]
+        assert [code["id"] for code in listed] == [body["id"]]
+        assert "code" not in listed[0]
+        assert (await http.delete(f"{url}{body['id']}", headers=admin)).status_code == 204
+        assert (await http.delete(f"{url}{body['id']}", headers=admin)).status_code == 404
+        listed = (await http.get(url, headers=admin)).json()["objects"]
+        assert listed[0]["status"] == "revoked"
+    with pytest.raises(PassCodeRefused, match="revoked"):
+        await send_with_passcode(gateway, body["code"], submission(), requester_ip="192.0.2.1")

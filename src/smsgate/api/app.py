@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from smsgate import __version__
 from smsgate.api import errors, ops, segments, send_page, smssender, smstools_api
 from smsgate.api.admin import channels as admin_channels
+from smsgate.api.admin import passcodes as admin_passcodes
 from smsgate.api.admin import tokens as admin_tokens
 from smsgate.api.console import routes as console
 from smsgate.api.fastpath import FastPath
@@ -66,6 +67,7 @@ def create_app(
     app.include_router(segments.router)
     app.include_router(admin_channels.router)
     app.include_router(admin_tokens.router)
+    app.include_router(admin_passcodes.router)
     app.include_router(ops.router)
     app.include_router(smssender.router)
     app.include_router(smstools_api.router)
