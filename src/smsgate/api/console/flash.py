@@ -2,30 +2,30 @@
 
 A flash travels in a short-lived cookie (``Path=/admin``, ``HttpOnly``, ``SameSite=Strict``)
 and is cleared by the page that shows it. It may carry a secret shown once (a new pass code
-or token), so the cookie is sealed: encrypted with a keystream of HMAC-SHA256 blocks over a
-random nonce and a counter, then authenticated (encrypt-then-MAC), with keys derived from the
-admin's console secret. Nothing else can read it or make one, and any node can open it.
+or token), so the cookie is sealed with AES-256-GCM (the ``cryptography`` package) under a
+key derived from the admin's console secret and a random nonce. Nothing else can read it or
+make one, and any node can open it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import os
 from dataclasses import dataclass
 from typing import Literal
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from smsgate.api.console.auth import Admin
 
 COOKIE = "smsgate_console_flash"
 MAX_AGE_SECONDS = 120
-_NONCE = 16
+_NONCE = 12
 _TAG = 16
-_BLOCK = hashlib.sha256().digest_size
+_PURPOSE = "flash-aes-gcm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +35,6 @@ class Flash:
     #: Shown once, in a box of its own, with ``secret_label`` saying what it is.
     secret: str | None = None
     secret_label: str = ""
-
-
-def _keystream(key: bytes, nonce: bytes, size: int) -> bytes:
-    blocks = (size + _BLOCK - 1) // _BLOCK
-    return b"".join(
-        hmac.new(key, nonce + i.to_bytes(4, "big"), hashlib.sha256).digest() for i in range(blocks)
-    )[:size]
 
 
 def seal(admin: Admin, flash: Flash) -> str:
@@ -54,10 +47,8 @@ def seal(admin: Admin, flash: Flash) -> str:
         }
     )
     nonce = os.urandom(_NONCE)
-    stream = _keystream(admin.derived("flash-encrypt"), nonce, len(plain))
-    sealed = nonce + bytes(a ^ b for a, b in zip(plain, stream, strict=True))
-    tag = hmac.new(admin.derived("flash-mac"), sealed, hashlib.sha256).digest()[:_TAG]
-    return base64.urlsafe_b64encode(sealed + tag).decode().rstrip("=")
+    sealed = AESGCM(admin.derived(_PURPOSE)).encrypt(nonce, plain, COOKIE.encode())
+    return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
 
 
 def unseal(admin: Admin, cookie: str) -> Flash | None:
@@ -68,14 +59,12 @@ def unseal(admin: Admin, cookie: str) -> Flash | None:
         return None
     if len(raw) <= _NONCE + _TAG:
         return None
-    sealed, tag = raw[:-_TAG], raw[-_TAG:]
-    expected = hmac.new(admin.derived("flash-mac"), sealed, hashlib.sha256).digest()[:_TAG]
-    if not hmac.compare_digest(tag, expected):
-        return None
-    nonce, secret = sealed[:_NONCE], sealed[_NONCE:]
-    stream = _keystream(admin.derived("flash-encrypt"), nonce, len(secret))
     try:
-        data = orjson.loads(bytes(a ^ b for a, b in zip(secret, stream, strict=True)))
+        plain = AESGCM(admin.derived(_PURPOSE)).decrypt(raw[:_NONCE], raw[_NONCE:], COOKIE.encode())
+    except InvalidTag:
+        return None
+    try:
+        data = orjson.loads(plain)
         level: Literal["ok", "error"] = "error" if data["l"] == "error" else "ok"
         return Flash(str(data["n"]), level, data["s"], str(data["sl"]))
     except (orjson.JSONDecodeError, KeyError, TypeError):
