@@ -1,7 +1,8 @@
 """The operator's console at /admin: admin credentials, CSRF on every form (a refused form
 changes nothing), escaping of everything users and messages put in fields, oversized forms,
 the dashboard, message search and detail (privacy included), accounts, token rotation,
-access tokens and pass codes."""
+access tokens, pass codes, permission rules (as the Plivo API then applies them) and rate
+limits."""
 
 from __future__ import annotations
 
@@ -23,18 +24,21 @@ from smsgate.api.console.auth import Admin, console_key
 from smsgate.api.console.forms import FORM_PATHS, MAX_FORM
 from smsgate.api.console.rendering import POLICY
 from smsgate.core.clock import FakeClock, from_datetime
+from smsgate.core.errors import Forbidden
 from smsgate.core.gateway import Gateway
 from smsgate.core.ids import api_id, uuid7
 from smsgate.core.models import Account, Message
 from smsgate.core.passcode_sends import PassCodeRefused, find, issue, send_with_passcode
 from smsgate.core.passcodes import Status, limits
 from smsgate.core.passwords import hash_password
+from smsgate.core.permissions import Effect, Kind
 from smsgate.core.submission import Submission
 from smsgate.store import accounts as account_store
 from smsgate.store import passcodes as passcode_store
+from smsgate.store import permissions as permission_store
 from smsgate.store import tokens as token_store
 from smsgate.store.schema import callbacks, messages
-from tests.conftest import GatewayFactory, basic, new_account, scope_of
+from tests.conftest import GatewayFactory, basic, new_account, scope_of, simulator
 from tests.support import CallbackReceiver
 
 ADMIN, PASSWORD = "root", "correct horse battery"
@@ -44,7 +48,15 @@ ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]*)"')
 _SECRET = re.compile(r'<output class="secret" id="secret">([^<]*)</output>')
 
-PAGES = ("/admin", "/admin/messages", "/admin/accounts", "/admin/tokens", "/admin/passcodes")
+PAGES = (
+    "/admin",
+    "/admin/messages",
+    "/admin/accounts",
+    "/admin/tokens",
+    "/admin/passcodes",
+    "/admin/permissions",
+    "/admin/limits",
+)
 
 
 class Console:
@@ -57,7 +69,8 @@ class Console:
         self.auth = basic(ADMIN, PASSWORD)
 
     async def get(self, path: str, **params: str) -> httpx.Response:
-        return await self.http.get(path, params=params, headers=self.auth)
+        # No params keep a query written in the path (httpx drops it for params={}).
+        return await self.http.get(path, params=params or None, headers=self.auth)
 
     async def token(
         self, path: str = "/admin/passcodes", auth: dict[str, str] | None = None
@@ -189,7 +202,13 @@ async def put_message(
 async def test_every_page_and_form_asks_for_admin_credentials(console: Console) -> None:
     await add_admin(console.gateway, OTHER, OTHER_PASSWORD)
     a = console.account.auth_id
-    paths = [*PAGES, f"/admin/accounts/{a}", "/admin/messages/nope"]
+    paths = [
+        *PAGES,
+        f"/admin/accounts/{a}",
+        f"/admin/limits/{a}",
+        f"/admin/permissions/try?account={a}&destination=447700900123",
+        "/admin/messages/nope",
+    ]
     wrong = [
         {},
         basic(ADMIN, "wrong password"),
@@ -214,7 +233,9 @@ async def test_every_page_and_form_asks_for_admin_credentials(console: Console) 
 
 
 async def test_pages_are_strictly_confined(console: Console) -> None:
-    for path in [*PAGES, f"/admin/accounts/{console.account.auth_id}"]:
+    a = console.account.auth_id
+    trial = f"/admin/permissions/try?account={a}&destination=447700900123&sender=Shop"
+    for path in [*PAGES, f"/admin/accounts/{a}", f"/admin/limits/{a}", trial]:
         answer = await console.get(path)
         assert answer.status_code == 200, path
         headers = answer.headers
@@ -271,6 +292,18 @@ async def test_every_form_refuses_missing_or_forged_tokens_and_changes_nothing(
     _, code = await gateway.writer.run(
         lambda conn: issue(conn, console.account.id, limits(), "test", now)
     )
+    rule = await gateway.writer.run(
+        lambda conn: permission_store.insert(
+            conn,
+            subject=f"account:{a}",
+            kind=Kind.SENDER,
+            effect=Effect.DENY,
+            pattern="Spam*",
+            note="",
+            created_by="test",
+            now=now,
+        )
+    )
     forms = {
         "/admin/accounts": ("/admin/accounts", {"name": "new"}),
         "/admin/accounts/{auth_id}": (f"/admin/accounts/{a}", {"name": "renamed", "enabled": "1"}),
@@ -282,6 +315,15 @@ async def test_every_form_refuses_missing_or_forged_tokens_and_changes_nothing(
         "/admin/tokens/{token_id}/revoke": (f"/admin/tokens/{token_id}/revoke", {}),
         "/admin/passcodes": ("/admin/passcodes", {"account": a, "minutes": "20"}),
         "/admin/passcodes/{code_id}/revoke": (f"/admin/passcodes/{code.id}/revoke", {}),
+        "/admin/permissions": (
+            "/admin/permissions",
+            {"account": a, "kind": "destination", "effect": "deny", "pattern": "4477*"},
+        ),
+        "/admin/permissions/{rule_id}/remove": (f"/admin/permissions/{rule.id}/remove", {}),
+        "/admin/limits/{auth_id}": (
+            f"/admin/limits/{a}",
+            {"api_requests": "5/s", "send_rate": "none", "number_pace": "default"},
+        ),
     }
     # Every form the console serves is here, and every POST route is such a form.
     assert set(forms) == set(FORM_PATHS) == _post_routes(console)
@@ -367,7 +409,21 @@ async def test_what_users_and_messages_typed_is_shown_escaped_everywhere(console
     await gateway.writer.run(
         lambda conn: token_store.issue(conn, "smssender", account.id, HOSTILE, now)
     )
-    await gateway.writer.run(lambda conn: issue(conn, account.id, limits(label=HOSTILE), "t", now))
+    _, code = await gateway.writer.run(
+        lambda conn: issue(conn, account.id, limits(label=HOSTILE), "t", now)
+    )
+    await gateway.writer.run(
+        lambda conn: permission_store.insert(
+            conn,
+            subject=f"passcode/{code.id}",
+            kind=Kind.DESTINATION,
+            effect=Effect.DENY,
+            pattern="44*",
+            note=HOSTILE,
+            created_by="t",
+            now=now,
+        )
+    )
     uuid = await put_message(
         gateway,
         account,
@@ -382,6 +438,7 @@ async def test_what_users_and_messages_typed_is_shown_escaped_everywhere(console
     pages = [
         *PAGES,
         f"/admin/accounts/{account.auth_id}",
+        f"/admin/limits/{account.auth_id}",
         f"/admin/messages/{uuid}",
         f"/admin/messages?number={HOSTILE}",
     ]
@@ -394,6 +451,9 @@ async def test_what_users_and_messages_typed_is_shown_escaped_everywhere(console
         assert ESCAPED in answer.text, path
     detail = await console.get(f"/admin/messages/{uuid}")
     assert detail.text.count(ESCAPED) >= 3  # the sender, the destination and the text
+    rules = await console.get("/admin/permissions")
+    # The rule's note, and its pass code's label naming its subject (group and filter).
+    assert rules.text.count(ESCAPED) >= 3
     # What a form sends back into a page it shows again is escaped too.
     again = await console.post("/admin/passcodes", {"account": "nobody", "label": HOSTILE})
     assert again.status_code == 400 and ESCAPED in again.text and "<script>" not in again.text
@@ -810,3 +870,340 @@ async def test_a_disabled_account_cannot_be_chosen(console: Console) -> None:
     assert answer.status_code == 400 and "is disabled" in page_text(answer)
     codes = await gateway.db.read(passcode_store.listed)
     assert codes == []
+
+
+# permissions ---------------------------------------------------------------------------------
+
+
+def words(answer: httpx.Response) -> str:
+    """What a page says, its spaces and line breaks each one space."""
+    return " ".join(page_text(answer).split())
+
+
+def _rule_ids(answer: httpx.Response) -> list[int]:
+    return [int(i) for i in re.findall(r'<tr data-rule-id="(\d+)">', answer.text)]
+
+
+def _verdicts(answer: httpx.Response) -> dict[str, str]:
+    found = re.findall(r'data-kind="(\w+)" data-verdict="(\w+)"', answer.text)
+    return dict(found)
+
+
+async def plivo_send(console: Console, dst: str, account: Account | None = None) -> httpx.Response:
+    account = account or console.account
+    return await console.http.post(
+        f"/v1/Account/{account.auth_id}/Message/",
+        json={"src": "14155550100", "dst": dst, "text": "Hi"},
+        headers=basic(account.auth_id, account.auth_token),
+    )
+
+
+async def test_a_deny_rule_added_here_refuses_that_destination_in_the_api_until_removed(
+    console: Console,
+) -> None:
+    gateway, a = console.gateway, console.account.auth_id
+    assert (await plivo_send(console, "447700900123")).status_code == 202
+    made = await console.post(
+        "/admin/permissions",
+        {
+            "account": a,
+            "kind": "destination",
+            "effect": "deny",
+            "pattern": "+44 77*",
+            "note": "no UK mobiles",
+        },
+    )
+    page = await console.follow(made)
+    [rule] = await gateway.db.read(permission_store.listed)
+    assert (rule.subject, rule.kind, rule.effect, rule.pattern, rule.note) == (
+        f"account:{a}",
+        Kind.DESTINATION,
+        Effect.DENY,
+        "4477*",
+        "no UK mobiles",
+    )
+    assert rule.created_by == f"console/{ADMIN}"
+    assert f"Rule {rule.id} added" in words(page) and _rule_ids(page) == [rule.id]
+    group = re.search(
+        r'<section class="subject" data-subject="([^"]+)">(.*?)</section>', page.text, re.S
+    )
+    assert group is not None and group.group(1) == f"account:{a}"
+    assert f"account {a}" in words(page) and "no UK mobiles" in group.group(2)
+
+    # At once, in this process: refused for that destination, not for another.
+    refused = await plivo_send(console, "447700900123")
+    assert refused.status_code == 403, refused.text
+    assert "447700900123" in refused.json()["error"]
+    assert (await plivo_send(console, "14155550101")).status_code == 202
+    # Try it says the same, and whose rule refuses it.
+    trial = await console.get(
+        "/admin/permissions/try", account=a, destination="+44 7700 900123", sender="14155550100"
+    )
+    assert trial.status_code == 200 and _verdicts(trial) == {
+        "destination": "refused",
+        "sender": "allowed",
+    }
+    assert f"refused by the rules of account:{a}" in words(trial)
+    other = await console.get("/admin/permissions/try", account=a, destination="14155550101")
+    assert _verdicts(other) == {"destination": "allowed"}
+
+    removed = await console.post(f"/admin/permissions/{rule.id}/remove", {})
+    page = await console.follow(removed)
+    assert f"Rule {rule.id} removed" in words(page) and _rule_ids(page) == []
+    assert await gateway.db.read(permission_store.listed) == []
+    assert (await plivo_send(console, "447700900123")).status_code == 202
+    again = await console.post(f"/admin/permissions/{rule.id}/remove", {})
+    assert again.status_code == 400 and f"there is no rule {rule.id}" in words(again)
+
+
+async def test_rules_of_a_subaccount_and_a_pass_code_narrow_their_account(
+    console: Console,
+) -> None:
+    gateway, main = console.gateway, console.account
+    sub = await new_account(gateway, parent=main)
+    now = gateway.clock.now_us()
+    _, code = await gateway.writer.run(
+        lambda conn: issue(conn, sub.id, limits(label="front desk"), "t", now)
+    )
+    # The main account may send to GB only; its subaccount not from "Spam…"; the pass code
+    # not to one number.
+    for data in [
+        {"account": main.auth_id, "kind": "destination", "effect": "allow", "pattern": "GB"},
+        # A bare auth_id typed names that account.
+        {"subject": sub.auth_id, "kind": "sender", "effect": "deny", "pattern": "spam*"},
+        {
+            "account": main.auth_id,  # the typed subject is used instead
+            "subject": f"passcode/{code.id}",
+            "kind": "destination",
+            "effect": "deny",
+            "pattern": "447700900999",
+        },
+    ]:
+        assert (await console.post("/admin/permissions", data)).status_code == 303
+    listing = await console.get("/admin/permissions")
+    said = words(listing)
+    assert f"pass code {code.id} “front desk” of {sub.auth_id}, active" in said
+    assert f"subaccount {sub.auth_id}" in said
+    subjects = re.findall(r'<section class="subject" data-subject="([^"]+)">', listing.text)
+    assert sorted(subjects) == sorted(
+        [f"account:{main.auth_id}", f"account:{sub.auth_id}", f"passcode/{code.id}"]
+    )
+    only = await console.get("/admin/permissions", subject=f"passcode/{code.id}")
+    assert re.findall(r'data-subject="([^"]+)">', only.text) == [f"passcode/{code.id}"]
+    none = await console.get("/admin/permissions", subject="passcode/" + "9" * 25)
+    assert none.status_code == 200 and "No rules for passcode/" in words(none)
+    assert "no such pass code" in words(none)
+    bad = await console.get("/admin/permissions", subject="no such thing")
+    assert bad.status_code == 400 and "not a subject" in words(bad) and _rule_ids(bad) == []
+    user = await console.post(
+        "/admin/permissions",
+        {
+            "subject": "smstools-api/alice",
+            "kind": "sender",
+            "effect": "allow",
+            "pattern": "+1000",
+            "note": HOSTILE,
+        },
+    )
+    page = await console.follow(user)
+    assert ESCAPED in page.text and "<script>" not in page.text  # the note, as typed here
+    assert "smstools-http-api user alice (not configured)" in words(page)
+    stored = await console.gateway.db.read(
+        lambda conn: permission_store.listed(conn, "smstools-api/alice")
+    )
+    assert [(r.kind, r.effect, r.pattern) for r in stored] == [(Kind.SENDER, Effect.ALLOW, "1000")]
+
+    async def trial(**params: str) -> tuple[dict[str, str], str]:
+        answer = await console.get("/admin/permissions/try", account=sub.auth_id, **params)
+        assert answer.status_code == 200, words(answer)
+        return _verdicts(answer), words(answer)
+
+    verdicts, said = await trial(destination="14155550101")
+    assert verdicts == {"destination": "refused"}
+    assert f"refused by the rules of account:{main.auth_id}" in said
+    verdicts, said = await trial(destination="447700900123", sender="SPAMMER")
+    assert verdicts == {"destination": "allowed", "sender": "refused"}
+    assert f"refused by the rules of account:{sub.auth_id}" in said
+    verdicts, _ = await trial(destination="447700900999")
+    assert verdicts == {"destination": "allowed"}  # the pass code's rule is not its account's
+    verdicts, said = await trial(destination="447700900999", submitter=f"passcode/{code.id}")
+    assert verdicts == {"destination": "refused"}
+    assert f"refused by the rules of passcode/{code.id}" in said
+    # As the gateway applies them: the subaccount through the API, the pass code's send.
+    assert (await plivo_send(console, "14155550101", sub)).status_code == 403
+    assert (await plivo_send(console, "447700900999", sub)).status_code == 202
+    with pytest.raises(Forbidden):
+        await send_with_passcode(
+            gateway, code, Submission(src="1000", dst="447700900999", text="Hi"), requester_ip="x"
+        )
+
+    for params, wanted in [
+        ({}, "write a destination number, a sender ID, or both"),
+        ({"destination": "12"}, "is not a possible number"),
+        ({"destination": "447700900123", "submitter": "nobody"}, "submitter 'nobody'"),
+        ({"destination": "447700900123", "account": "MA" + "Q" * 18}, "choose one of the"),
+    ]:
+        answer = await console.get("/admin/permissions/try", **{"account": sub.auth_id, **params})
+        assert answer.status_code == 400 and wanted in words(answer), params
+        assert _verdicts(answer) == {}
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"pattern": "44*7 x"}, "destination pattern '44*7 x': use digits with * and ?"),
+        ({"pattern": "gb"}, "destination pattern 'gb'"),
+        ({"kind": "sender", "pattern": "<b>Shop</b>"}, "sender pattern '<b>Shop</b>'"),
+        ({"pattern": ""}, "pattern: write the destination pattern"),
+        ({"pattern": "4" * 65}, "pattern: at most 64 characters"),
+        ({"kind": "number"}, "kind: choose destination or sender"),
+        ({"effect": "maybe"}, "effect: choose allow or deny"),
+        ({"subject": "nobody"}, "subject 'nobody': choose an account, or type"),
+        ({"subject": "passcode/999"}, "there is no pass code 999"),
+        ({"subject": "account:MA" + "Q" * 18}, "there is no account MA"),
+        ({"account": "", "subject": ""}, "subject: choose an account"),
+        ({"note": "a\x00b"}, "note: no control characters"),
+        ({"note": HOSTILE, "pattern": "x!"}, "destination pattern 'x!'"),
+    ],
+)
+async def test_a_bad_rule_says_what_is_wrong_and_stores_nothing(
+    console: Console, fields: dict[str, str], said: str
+) -> None:
+    before = await console.snapshot()
+    good = {
+        "account": console.account.auth_id,
+        "kind": "destination",
+        "effect": "deny",
+        "pattern": "4477*",
+    }
+    answer = await console.post("/admin/permissions", {**good, **fields})
+    assert answer.status_code == 400, answer.text
+    assert said in words(answer), words(answer)
+    assert "<script>" not in answer.text and "<b>Shop" not in answer.text
+    assert await console.snapshot() == before
+    assert await console.gateway.db.read(permission_store.listed) == []
+    # The same form, put right, is stored.
+    assert (await console.post("/admin/permissions", good)).status_code == 303
+
+
+# limits --------------------------------------------------------------------------------------
+
+
+def _cells(answer: httpx.Response, table: str) -> dict[str, list[str]]:
+    """A table's rows by their data- key: the text of each cell."""
+    body = answer.text.split(f'id="{table}"')[1].split("</table>")[0]
+    rows = re.findall(r'<tr data-[a-z-]+="([^"]+)"[^>]*>(.*?)</tr>', body, re.S)
+    return {
+        key: [
+            unescape(re.sub(r"<[^>]+>", "", c)).strip()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        for key, row in rows
+    }
+
+
+async def test_the_limits_page_shows_the_defaults_channels_and_pacing_but_no_password(
+    make_console: ConsoleFactory,
+) -> None:
+    console = await make_console(
+        limits={
+            "number_pace": "1/min",
+            "api_requests": "50/s",
+            "redis_url": "redis://:hunter2@cache.example:6380/0",
+        },
+        channels=[simulator(send_rate="30/s")],
+    )
+    gateway, account = console.gateway, console.account
+    scope = await scope_of(gateway, account)
+    for _ in range(2):  # the second waits for the pace of its numbers
+        await gateway.accept(
+            scope,
+            Submission(src="14155550100", dst="14155550101", text="Hi"),
+            requester_ip="192.0.2.7",
+        )
+    await gateway.dispatcher.tick()
+    assert gateway.dispatcher.paced >= 1
+    page = await console.get("/admin/limits")
+    assert page.status_code == 200
+    assert re.search(rf'id="paced">{gateway.dispatcher.paced}<', page.text)
+    defaults = _cells(page, "defaults")
+    assert {k: v[1] for k, v in defaults.items()} == {
+        "api_requests": "50/s",
+        "send_rate": "none",
+        "number_pace": "1/min",
+    }
+    assert _cells(page, "channel-limits") == {"simulator": ["simulator", "30/s"]}
+    assert "cache.example" in words(page) and "hunter2" not in page.text
+    assert _cells(page, "account-limits")[account.auth_id][1:4] == ["default"] * 3
+    assert f'href="/admin/limits/{account.auth_id}"' in page.text
+
+
+async def test_an_account_limit_set_here_applies_to_the_api_at_once(
+    make_console: ConsoleFactory,
+) -> None:
+    clock = FakeClock()
+    console = await make_console(clock=clock)
+    gateway, account = console.gateway, console.account
+    api = f"/v1/Account/{account.auth_id}/Message/"
+    credentials = basic(account.auth_id, account.auth_token)
+    for _ in range(3):  # the default: 100 a second
+        assert (await console.http.get(api, headers=credentials)).status_code == 200
+    clock.advance(61)  # those three are out of the window of the limit set next
+    path = f"/admin/limits/{account.auth_id}"
+    form = await console.get(path)
+    assert re.search(r'name="api_requests" maxlength="40" value="default"', form.text)
+    saved = await console.post(
+        path, {"api_requests": " 1 / minute ", "send_rate": "none", "number_pace": ""}
+    )
+    page = await console.follow(saved)
+    assert (
+        f"Limits of {account.auth_id} saved: api_requests 1/min, send_rate none, "
+        "number_pace default." in words(page)
+    )
+    stored = await gateway.db.read(lambda conn: account_store.by_id(conn, account.id))
+    assert stored is not None
+    assert (stored.api_requests, stored.send_rate, stored.number_pace) == ("1/min", "", None)
+    assert {k: v[1] for k, v in _cells(page, "applied").items()} == {
+        "api_requests": "1/min",
+        "send_rate": "none",
+        "number_pace": "none",  # the tests' default: no pace
+    }
+    assert re.search(r'name="api_requests" maxlength="40" value="1/min"', page.text)
+    listing = await console.get("/admin/limits")
+    assert _cells(listing, "account-limits")[account.auth_id][1:4] == ["1/min", "none", "default"]
+
+    assert (await console.http.get(api, headers=credentials)).status_code == 200
+    second = await plivo_send(console, "14155550101")
+    assert second.status_code == 429, second.text
+    assert 1 <= int(second.headers["retry-after"]) <= 60
+
+    back = await console.post(path, {"api_requests": "Default", "send_rate": "", "number_pace": ""})
+    assert back.status_code == 303
+    stored = await gateway.db.read(lambda conn: account_store.by_id(conn, account.id))
+    assert stored is not None
+    assert (stored.api_requests, stored.send_rate, stored.number_pace) == (None, None, None)
+    assert (await plivo_send(console, "14155550101")).status_code == 202  # 100/s again
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"api_requests": "fast"}, "API requests: rate 'fast': write a count per time"),
+        ({"send_rate": "0/s"}, "Send rate: rate '0/s': the count must be 1 to"),
+        ({"number_pace": "10/2d"}, "Number pace: rate '10/2d': write a count per time"),
+        ({"number_pace": "1/100000s"}, "the window must be 1 second to 24 hours"),
+        ({"api_requests": "1" * 41}, "API requests: at most 40 characters"),
+    ],
+)
+async def test_a_bad_rate_says_what_is_wrong_and_stores_nothing(
+    console: Console, fields: dict[str, str], said: str
+) -> None:
+    path = f"/admin/limits/{console.account.auth_id}"
+    before = await console.snapshot()
+    data = {"api_requests": "10/s", "send_rate": "5/s", "number_pace": "none", **fields}
+    answer = await console.post(path, data)
+    assert answer.status_code == 400, answer.text
+    assert said in words(answer), words(answer)
+    assert await console.snapshot() == before
+    missing = await console.post("/admin/limits/MA" + "Q" * 18, {"api_requests": "1/s"})
+    assert missing.status_code == 404 and await console.snapshot() == before

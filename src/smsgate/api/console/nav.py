@@ -22,7 +22,6 @@ NAV: tuple[NavItem, ...] = (
     NavItem("accounts", "Accounts", "/admin/accounts"),
     NavItem("tokens", "Access tokens", "/admin/tokens"),
     NavItem("passcodes", "Pass codes", "/admin/passcodes"),
-    # Permissions and Limits come next, when their pages exist:
-    #   NavItem("permissions", "Permissions", "/admin/permissions"),
-    #   NavItem("limits", "Limits", "/admin/limits"),
+    NavItem("permissions", "Permissions", "/admin/permissions"),
+    NavItem("limits", "Limits", "/admin/limits"),
 )

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from smsgate.api.console import accounts, assets, dashboard, messages, passcodes, tokens
+from smsgate.api.console import (
+    accounts,
+    assets,
+    dashboard,
+    limits,
+    messages,
+    passcodes,
+    permissions,
+    tokens,
+)
 from smsgate.api.console.errors import PageError
 from smsgate.api.console.rendering import page_error
 
 #: Each page module's router; a new page adds its module here.
-PAGES = (dashboard, messages, accounts, tokens, passcodes)
+PAGES = (dashboard, messages, accounts, tokens, passcodes, permissions, limits)
 
 
 def install(app: FastAPI) -> None:
