@@ -127,7 +127,13 @@ def banner(settings: Settings, port: int, boot: Bootstrap, show_credentials: boo
             f"  account {account.auth_id} (`smsgate accounts show {account.auth_id}` "
             "prints its token)"
         )
-    lines += ["", f"API reference: {base}/docs", ""]
+    lines += [
+        "",
+        f"Console:       {base}/admin (as an admin user)",
+        f"Send page:     {base}/send (with a pass code: `smsgate passcodes create`)",
+        f"API reference: {base}/docs",
+        "",
+    ]
     return "\n".join(lines)
 
 

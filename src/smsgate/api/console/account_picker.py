@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from smsgate.api.console.errors import PageError
 from smsgate.api.console.forms import Form, FormError
+from smsgate.core.accounts import AUTH_ID
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account
 from smsgate.store import accounts as account_store
@@ -33,3 +35,15 @@ def default_choice(accounts: list[Account]) -> str:
     """What an account field offers first: the first enabled main account."""
     main = [a for a in accounts if a.enabled and not a.is_subaccount]
     return main[0].auth_id if main else ""
+
+
+async def account_named(gateway: Gateway, auth_id: str) -> Account:
+    """The account a page's path names; a 404 page when there is none."""
+    found = (
+        await gateway.db.read(lambda conn: account_store.by_auth_id(conn, auth_id))
+        if AUTH_ID.fullmatch(auth_id)
+        else None
+    )
+    if found is None:
+        raise PageError(404, "No such account", f"There is no account {auth_id[:40]}.")
+    return found

@@ -9,13 +9,11 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from smsgate.api.console.account_picker import every_account, names
+from smsgate.api.console.account_picker import account_named, every_account, names
 from smsgate.api.console.auth import Admin, CurrentAdmin
-from smsgate.api.console.errors import PageError
 from smsgate.api.console.flash import Flash
 from smsgate.api.console.forms import Form, FormError, form_action
 from smsgate.api.console.rendering import page, redirect
-from smsgate.core.accounts import AUTH_ID
 from smsgate.core.bootstrap import create_account
 from smsgate.core.gateway import Gateway
 from smsgate.core.ids import new_auth_token
@@ -110,13 +108,6 @@ async def create(request: Request, admin: Admin, form: Form) -> Response:
 # one account ---------------------------------------------------------------------------------
 
 
-async def _account(gateway: Gateway, auth_id: str) -> Account:
-    found = await gateway.db.read(lambda conn: account_store.by_auth_id(conn, auth_id))
-    if found is None or not AUTH_ID.fullmatch(auth_id):
-        raise PageError(404, "No such account", f"There is no account {auth_id[:40]}.")
-    return found
-
-
 async def show_account(
     request: Request,
     admin: Admin,
@@ -126,7 +117,7 @@ async def show_account(
     form: Form | None = None,
 ) -> Response:
     gateway: Gateway = request.app.state.gateway
-    account = await _account(gateway, auth_id)
+    account = await account_named(gateway, auth_id)
     everyone = await every_account(gateway)
     tokens = [
         t for t in await gateway.db.read(reports.access_token_list) if t.account_id == account.id
@@ -166,7 +157,7 @@ async def _account_again(request: Request, admin: Admin, form: Form, error: str)
 async def save(request: Request, admin: Admin, form: Form) -> Response:
     """Rename an account and set its switches (unticked boxes are off)."""
     gateway: Gateway = request.app.state.gateway
-    account = await _account(gateway, request.path_params["auth_id"])
+    account = await account_named(gateway, request.path_params["auth_id"])
     name = _name(form)
     switches = {switch: form.flag(switch) for switch in SWITCHES}
     now = gateway.clock.now_us()
@@ -190,7 +181,7 @@ async def save(request: Request, admin: Admin, form: Form) -> Response:
 async def rotate_token(request: Request, admin: Admin, form: Form) -> Response:
     """Give the account a new auth_token, shown once; the old one stops working."""
     gateway: Gateway = request.app.state.gateway
-    account = await _account(gateway, request.path_params["auth_id"])
+    account = await account_named(gateway, request.path_params["auth_id"])
     if not form.flag("confirm"):
         raise FormError("tick the box to confirm: applications using the old token will stop")
     token = new_auth_token()

@@ -12,15 +12,12 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from smsgate.api.console.account_picker import every_account, names
+from smsgate.api.console.account_picker import account_named, every_account, names
 from smsgate.api.console.auth import Admin, CurrentAdmin
-from smsgate.api.console.errors import PageError
 from smsgate.api.console.flash import Flash
 from smsgate.api.console.forms import Form, FormError, form_action
 from smsgate.api.console.rendering import page, redirect
-from smsgate.core.accounts import AUTH_ID
 from smsgate.core.gateway import Gateway
-from smsgate.core.models import Account
 from smsgate.core.rates import check_rate
 from smsgate.store import accounts as account_store
 
@@ -90,17 +87,6 @@ def _defaults(gateway: Gateway) -> dict[str, str]:
     return {kind.name: str(getattr(settings, kind.name)) for kind in LIMITS}
 
 
-async def _account(gateway: Gateway, auth_id: str) -> Account:
-    found = (
-        await gateway.db.read(lambda conn: account_store.by_auth_id(conn, auth_id))
-        if AUTH_ID.fullmatch(auth_id)
-        else None
-    )
-    if found is None:
-        raise PageError(404, "No such account", f"There is no account {auth_id[:40]}.")
-    return found
-
-
 # every account -------------------------------------------------------------------------------
 
 
@@ -141,7 +127,7 @@ async def show_account(
     form: Form | None = None,
 ) -> Response:
     gateway: Gateway = request.app.state.gateway
-    account = await _account(gateway, auth_id)
+    account = await account_named(gateway, auth_id)
     defaults = _defaults(gateway)
     own = {kind.name: getattr(account, kind.name) for kind in LIMITS}
     return await page(
@@ -191,7 +177,7 @@ def _limit(form: Form, kind: LimitKind) -> str | None:
 async def save(request: Request, admin: Admin, form: Form) -> Response:
     """Set an account's own limits; they apply at once in this process."""
     gateway: Gateway = request.app.state.gateway
-    account = await _account(gateway, request.path_params["auth_id"])
+    account = await account_named(gateway, request.path_params["auth_id"])
     limits = {kind.name: _limit(form, kind) for kind in LIMITS}
     now = gateway.clock.now_us()
     await gateway.writer.run(lambda conn: account_store.set_limits(conn, account.id, now, **limits))

@@ -1,5 +1,4 @@
-"""Permission rules, per-account rate limits, the index fair claiming walks, and indexes
-for finding messages by number.
+"""Permission rules, per-account rate limits, and indexes for fair claims and number search.
 
 Revision ID: 0007
 Revises: 0006
