@@ -168,6 +168,56 @@ class SendPageSettings(BaseModel):
     block_minutes: float = Field(default=15.0, gt=0, description="how long a refusal lasts")
 
 
+_OPTOUT = {
+    "en": ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"],
+    "fr": ["ARRET", "DESABONNER"],
+    "es": ["BAJA", "ALTO"],
+    "de": ["STOPP", "ABMELDEN"],
+}
+_OPTIN = {"en": ["START", "YES", "UNSTOP"], "fr": ["DEMARRER"], "es": ["ALTA"], "de": ["ANMELDEN"]}
+_HELP = {"en": ["HELP", "INFO"], "fr": ["AIDE"], "es": ["AYUDA"], "de": ["HILFE"]}
+_OPTOUT_REPLY = {
+    "en": "You are unsubscribed and will get no more messages. Reply START to subscribe again.",
+    "fr": "Vous êtes désabonné. Répondez DEMARRER pour vous réabonner.",
+    "es": "Se ha dado de baja. Responda ALTA para volver a suscribirse.",
+    "de": "Sie sind abgemeldet. Antworten Sie ANMELDEN, um sich wieder anzumelden.",
+}
+_OPTIN_REPLY = {"en": "You are subscribed again. Reply STOP to unsubscribe."}
+_HELP_REPLY = {"en": "Reply STOP to unsubscribe, START to subscribe again."}
+
+
+class KeywordSettings(BaseModel):
+    """Standard keywords: per language, the words; per language, the replies ("" none)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    optout_keywords: dict[str, list[str]] = Field(default_factory=lambda: dict(_OPTOUT))
+    optin_keywords: dict[str, list[str]] = Field(default_factory=lambda: dict(_OPTIN))
+    help_keywords: dict[str, list[str]] = Field(default_factory=lambda: dict(_HELP))
+    optout_reply: dict[str, str] = Field(default_factory=lambda: dict(_OPTOUT_REPLY))
+    optin_reply: dict[str, str] = Field(default_factory=lambda: dict(_OPTIN_REPLY))
+    help_reply: dict[str, str] = Field(default_factory=lambda: dict(_HELP_REPLY))
+
+
+class AccountKeywordSettings(KeywordSettings):
+    """One account's own standard keywords and replies, instead of ``[inbound]``'s."""
+
+    account: str = Field(pattern=r"^[MS]A[A-Z0-9]{18}$")
+
+
+class InboundSettings(BaseModel):
+    """Inbound messages: forwarding to applications, standard keywords (see docs/inbound.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retry_hours: float = Field(
+        default=24.0, gt=0, description="how long an application's message_url is retried"
+    )
+    keywords_enabled: bool = Field(default=True, description="STOP, START, HELP and the like")
+    keywords: KeywordSettings = Field(default_factory=KeywordSettings)
+    accounts: list[AccountKeywordSettings] = Field(default_factory=list)
+
+
 class LimitSettings(BaseModel):
     """Rate limits (see docs/limits.md). Rates are written ``10/min``, ``30/s``, ``500/h``;
     ``""`` means no limit. Accounts may override the per-account ones."""
@@ -191,6 +241,51 @@ class LimitSettings(BaseModel):
     @classmethod
     def _rate(cls, value: str) -> str:
         return check_rate(value)
+
+
+class InboundEndpointSettings(BaseModel):
+    """A URL where an upstream provider pushes inbound messages and delivery reports:
+    ``/inbound/<name>/`` (see docs/inbound-endpoints.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="the URL's last segment, and the channel recorded on its messages",
+    )
+    format: Literal["broker", "plivo", "twilio"]
+    account: str | None = Field(
+        default=None,
+        pattern=r"^[MS]A[A-Z0-9]{18}$",
+        description="auth_id owning what arrives; default the first main account",
+    )
+    auth_token: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the provider's token: signatures are then required (plivo, twilio)",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+[^?#\s]*$",
+        description="the URL the provider calls, without query, when a proxy rewrites it",
+    )
+    replay_window: float = Field(
+        default=3600.0,
+        gt=0,
+        le=7 * 86400,
+        description="plivo: seconds a signature's nonce is remembered to refuse replays",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InboundEndpointSettings:
+        if self.name.strip(".") == "":
+            raise ValueError(f"inbound endpoint name {self.name!r} is not a usable URL segment")
+        if self.format == "broker" and self.auth_token is not None:
+            raise ValueError(
+                f"inbound endpoint {self.name!r}: the broker format has no signatures, "
+                "so auth_token cannot be checked; remove it"
+            )
+        return self
 
 
 class Settings(BaseSettings):
@@ -228,6 +323,18 @@ class Settings(BaseSettings):
     smstools_api: SmstoolsApiSettings = Field(default_factory=SmstoolsApiSettings)
     send_page: SendPageSettings = Field(default_factory=SendPageSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    inbound: InboundSettings = Field(default_factory=InboundSettings)
+    inbound_endpoints: list[InboundEndpointSettings] = Field(default_factory=list)
+
+    @field_validator("inbound_endpoints")
+    @classmethod
+    def _unique_endpoint_names(
+        cls, value: list[InboundEndpointSettings]
+    ) -> list[InboundEndpointSettings]:
+        names = [endpoint.name for endpoint in value]
+        if len(set(names)) != len(names):
+            raise ValueError("inbound endpoint names must be unique")
+        return value
 
     @field_validator("channels")
     @classmethod

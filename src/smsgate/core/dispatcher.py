@@ -26,11 +26,13 @@ from smsgate.core.accounts import AccountDirectory
 from smsgate.core.clock import Clock, seconds
 from smsgate.core.events import Event, Expired, SendFailed, Submitted
 from smsgate.core.loops import finish, run_forever
+from smsgate.core.inbound_routing import KEYWORD_REPLY
 from smsgate.core.metrics import Metrics
 from smsgate.core.models import Message
 from smsgate.core.pacing import Pacing
 from smsgate.core.sink import BatchingSink
 from smsgate.store import messages as message_store
+from smsgate.store import opt_outs as opt_out_store
 from smsgate.store.database import Database
 from smsgate.store.writer import Writer
 
@@ -104,6 +106,7 @@ class Dispatcher:
             return False
         want = min(free, limit)
         claimed = await self._writer.run(lambda conn: self._claim(conn, now, want))
+        claimed = await self._without_opted_out(claimed)
         ready = await self._paced(claimed, channel.name, now) if self._pacing else claimed
         for msg in ready:
             channel.in_flight += 1
@@ -138,6 +141,27 @@ class Dispatcher:
                 break
             claimed += message_store.claim(conn, self._node, now, want - len(claimed), account)
         return claimed
+
+    async def _without_opted_out(self, claimed: list[Message]) -> list[Message]:
+        """The claimed messages whose destination has not opted out of their account's
+        messages (STOP); the others fail with error 200. The replies confirming an opt-out
+        go all the same."""
+        wanted = {
+            (msg.account_id, msg.to_number) for msg in claimed if msg.submitted_by != KEYWORD_REPLY
+        }
+        if not wanted:
+            return claimed
+        out = await self._db.read(lambda conn: opt_out_store.opted_out(conn, wanted))
+        if not out:
+            return claimed
+        kept = []
+        for msg in claimed:
+            if (msg.account_id, msg.to_number) in out and msg.submitted_by != KEYWORD_REPLY:
+                reason = f"{msg.to_number} opted out of this account's messages (STOP)"
+                self._sink.emit(SendFailed(msg.uuid, errors.OPTED_OUT, reason))
+            else:
+                kept.append(msg)
+        return kept
 
     async def _paced(self, claimed: list[Message], channel: str, now: int) -> list[Message]:
         """The claimed messages that may go now; the others go back to the queue."""

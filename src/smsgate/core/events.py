@@ -72,4 +72,14 @@ class InboundReceived:
     channel_ref: str | None = None
 
 
-Event = Submitted | SendFailed | DeliveryReport | Expired | InboundReceived
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """An inbound message reached its application or handler (``delivered``), or every
+    attempt to hand it over failed (``delivered`` False: it is undelivered)."""
+
+    message_uuid: str
+    delivered: bool
+    detail: str = ""
+
+
+Event = Submitted | SendFailed | DeliveryReport | Expired | InboundReceived | Forwarded

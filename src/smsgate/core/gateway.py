@@ -24,6 +24,7 @@ from smsgate.core.accounts import AccountDirectory, Scope
 from smsgate.core.clock import Clock, SystemClock, seconds
 from smsgate.core.dispatcher import Dispatcher
 from smsgate.core.events import Event
+from smsgate.core.forwarding import Forwarding
 from smsgate.core.ids import api_id, uuid7
 from smsgate.core.limits import Limiter, MemoryLimiter
 from smsgate.core.limits_redis import RedisLimiter
@@ -105,6 +106,7 @@ class Gateway:
             metrics=self.metrics,
             client=http_client,
         )
+        self.forwarding = Forwarding(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._watchers: set[asyncio.Queue[recorder.Transition]] = set()
         self._last_beat = 0.0
@@ -258,13 +260,19 @@ class Gateway:
     async def record(self, events: list[Event]) -> recorder.Outcome:
         """Apply events to messages (the state machine) in one transaction."""
         now = self.clock.now_us()
-        outcome = await self.writer.run(lambda conn: recorder.apply(conn, events, now=now))
+        inbound = self.settings.inbound
+        outcome = await self.writer.run(
+            lambda conn: recorder.apply(conn, events, now=now, inbound=inbound)
+        )
         for change in outcome.transitions:
             self.metrics.messages.labels(change.direction, change.state, change.channel or "").inc()
             for queue in self._watchers:
                 queue.put_nowait(change)
         if outcome.callbacks:
             self.notifier.notify()
+        if outcome.queued:
+            self.metrics.messages.labels("outbound", "queued", "").inc(outcome.queued)
+            self.dispatcher.notify()
         if outcome.unmatched:
             log.warning("events matched no message", count=len(outcome.unmatched))
         return outcome

@@ -68,6 +68,8 @@ class Message:
     next_attempt_at: int = 0
     text_replaced: bool = False
     submitted_by: str = ""
+    reply_to: str | None = None  # an outbound reply: the inbound message it answers
+    intent: str = ""  # an inbound message's standard keyword: optout, optin, help
 
     def __post_init__(self) -> None:
         self.updated_at = self.updated_at or self.created_at
@@ -97,3 +99,5 @@ class Callback:
     method: str
     params: str
     attempts: int
+    deadline: int | None = None
+    max_attempts: int | None = None

@@ -3,13 +3,20 @@
 Status callbacks go as form data (POST) or query parameters (GET) with Plivo's V2 and V3
 signature headers. Async-API responses (``callback_url``) go as JSON (POST) or query parameters
 (GET). A 2xx answer delivers a callback; anything else is tried again after an exponentially
-growing delay, until ``max_attempts``.
+growing delay, until ``max_attempts`` (a row may carry its own), or until the row's
+``deadline`` when it has one (inbound forwarding: 24 hours by default).
+
+Other parts of the gateway may take over a kind of callback: ``judges[kind]`` decides from the
+answer whether it was delivered (and acts on it, say by sending the reply an application
+answered with), ``attempters[kind]`` makes the attempt itself (a handler in this process), and
+``settled[kind]`` hears when a callback is delivered or given up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +36,12 @@ from smsgate.store import outbox
 from smsgate.store.writer import Writer
 
 log = structlog.get_logger(__name__)
+
+#: Whether an answer delivered the callback: None if so, else why not.
+Judge = Callable[[Callback, httpx.Response], Awaitable[str | None]]
+#: An attempt made some other way than HTTP: None when delivered, else why not.
+Attempter = Callable[[Callback], Awaitable[str | None]]
+Settled = Callable[[Callback, bool, str], Awaitable[None]]
 
 USER_AGENT = f"smsgate/{__version__}"
 
@@ -65,6 +78,9 @@ class Notifier:
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._random = random.Random()  # noqa: S311 - jitter, not security
+        self.judges: dict[str, Judge] = {}
+        self.attempters: dict[str, Attempter] = {}
+        self.settled: dict[str, Settled] = {}
 
     def notify(self) -> None:
         self._wake.set()
@@ -104,10 +120,17 @@ class Notifier:
         status: int | None = None
         error = ""
         try:
-            response = await self._attempt(cb)
-            status = response.status_code
-            if not 200 <= status < 300:
-                error = f"HTTP {status}"
+            attempter = self.attempters.get(cb.kind)
+            if attempter is not None:
+                error = await attempter(cb) or ""
+            else:
+                response = await self._attempt(cb)
+                status = response.status_code
+                judge = self.judges.get(cb.kind)
+                if judge is not None:
+                    error = await judge(cb, response) or ""
+                elif not 200 <= status < 300:
+                    error = f"HTTP {status}"
         except (httpx.HTTPError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         except Exception as exc:
@@ -117,9 +140,13 @@ class Notifier:
             self._wake.set()
         attempts = cb.attempts + 1
         now = self._clock.now_us()
+        if cb.deadline is not None:
+            gave_up = now + self._backoff(attempts) > cb.deadline
+        else:
+            gave_up = attempts >= (cb.max_attempts or self._settings.max_attempts)
         if not error:
             state, outcome, next_at = "delivered", "delivered", now
-        elif attempts >= self._settings.max_attempts:
+        elif gave_up:
             state, outcome, next_at = "failed", "failed", now
         else:
             state, outcome, next_at = "pending", "retry", now + self._backoff(attempts)
@@ -143,6 +170,12 @@ class Notifier:
             "b_next_attempt_at": next_at,
         }
         await self._writer.run(lambda conn: outbox.finish(conn, [result]))
+        hook = self.settled.get(cb.kind)
+        if hook is not None and state != "pending":
+            try:
+                await hook(cb, state == "delivered", error)
+            except Exception:
+                log.exception("callback settled hook raised", callback_id=cb.id)
 
     async def _attempt(self, cb: Callback) -> httpx.Response:
         account = await self._accounts.by_id(cb.account_id)

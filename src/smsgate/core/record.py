@@ -14,11 +14,14 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection
 
+from smsgate.config import InboundSettings
 from smsgate.core import errors
+from smsgate.core import inbound_routing as routing
 from smsgate.core.events import (
     DeliveryReport,
     Event,
     Expired,
+    Forwarded,
     InboundReceived,
     SendFailed,
     Submitted,
@@ -53,6 +56,7 @@ class Outcome:
     transitions: list[Transition] = field(default_factory=list)
     unmatched: list[Event] = field(default_factory=list)
     callbacks: int = 0
+    queued: int = 0  # outbound messages created (replies)
 
 
 class _Batch:
@@ -74,6 +78,7 @@ class _Batch:
         self.inbound_refs: set[tuple[str, str]] = set()
         self.events: list[dict[str, Any]] = []
         self.callbacks: list[dict[str, Any]] = []
+        self.replies: list[dict[str, Any]] = []
         self.outcome = Outcome()
 
     def find(self, uuid: str | None, channel: str | None, ref: str | None) -> Message | None:
@@ -219,13 +224,26 @@ def _expired(batch: _Batch, msg: Message) -> None:
         batch.move(msg, State.FAILED, errors.EXPIRED, "message_expiry elapsed in the queue")
 
 
-def _inbound(conn: Connection, batch: _Batch, event: InboundReceived) -> None:
+def _forwarded(batch: _Batch, msg: Message, event: Forwarded) -> None:
+    target = State.DELIVERED if event.delivered else State.UNDELIVERED
+    if msg.direction == Direction.INBOUND and can_move(State(msg.state), target):
+        batch.move(msg, target, "" if event.delivered else errors.DISPATCH_FAILED, event.detail)
+
+
+def _inbound(
+    conn: Connection, batch: _Batch, event: InboundReceived, settings: InboundSettings | None
+) -> None:
     if event.channel_ref and (
         (event.channel, event.channel_ref) in batch.inbound_refs
         or message_store.inbound_exists(conn, event.channel, event.channel_ref)
     ):
         return  # recorded already: the channel could not forget it before a restart
-    if event.account_auth_id:
+    to_number = sanitize_sender(event.to_number)[:32]
+    owner_id, application_id = routing.owner(conn, to_number, event.channel)
+    if owner_id is not None:
+        # An account owns the number: the message is its, whatever the channel's default.
+        account = account_store.by_id(conn, owner_id)
+    elif event.account_auth_id:
         # A named account must exist: never hand one tenant's message to another.
         account = account_store.by_auth_id(conn, event.account_auth_id)
     else:
@@ -248,7 +266,7 @@ def _inbound(conn: Connection, batch: _Batch, event: InboundReceived) -> None:
         direction=Direction.INBOUND,
         state=State.RECEIVED,
         from_number=sanitize_sender(event.from_number)[:32],
-        to_number=sanitize_sender(event.to_number)[:32],
+        to_number=to_number,
         text=text,
         encoding=seg.name,
         units=event.units or seg.units,
@@ -265,10 +283,25 @@ def _inbound(conn: Connection, batch: _Batch, event: InboundReceived) -> None:
     batch.outcome.transitions.append(
         Transition(msg.uuid, msg.direction, None, State.RECEIVED.value, event.channel)
     )
+    if owner_id is None:
+        batch.note(msg, "unknown_number", detail=f"no account owns {to_number}")
+        log.info("inbound message for a number no account owns", number=mask_number(to_number))
+    if settings is None:
+        return
+    plan = routing.plan(conn, msg, account, application_id, settings, now)
+    for kind, detail in plan.notes:
+        batch.note(msg, kind, detail=detail)
+    batch.callbacks += plan.callbacks
+    batch.outcome.callbacks += len(plan.callbacks)
+    batch.replies += plan.replies
+    batch.outcome.queued += len(plan.replies)
 
 
-def apply(conn: Connection, events: list[Event], *, now: int) -> Outcome:
-    """Apply ``events`` in order inside the caller's transaction."""
+def apply(
+    conn: Connection, events: list[Event], *, now: int, inbound: InboundSettings | None = None
+) -> Outcome:
+    """Apply ``events`` in order inside the caller's transaction. With ``inbound``, new
+    inbound messages are routed (see ``core/inbound_routing.py``)."""
     uuids = {
         e.message_uuid for e in events if not isinstance(e, InboundReceived) and e.message_uuid
     }
@@ -283,7 +316,7 @@ def apply(conn: Connection, events: list[Event], *, now: int) -> Outcome:
         batch.add_parts(part_store.of_messages(conn, batch.by_uuid))
     for event in events:
         if isinstance(event, InboundReceived):
-            _inbound(conn, batch, event)
+            _inbound(conn, batch, event, inbound)
             continue
         if isinstance(event, DeliveryReport):
             msg = batch.find(event.message_uuid, event.channel, event.channel_ref)
@@ -304,7 +337,9 @@ def apply(conn: Connection, events: list[Event], *, now: int) -> Outcome:
                 _delivery_report(batch, msg, event)
         elif isinstance(event, Expired):
             _expired(batch, msg)
-    message_store.insert(conn, [msg.as_row() for msg in batch.created])
+        elif isinstance(event, Forwarded):
+            _forwarded(batch, msg, event)
+    message_store.insert(conn, [msg.as_row() for msg in batch.created] + batch.replies)
     message_store.save(conn, list(batch.changed.values()))
     message_store.insert_events(conn, batch.events)
     part_store.insert(conn, batch.new_parts)

@@ -56,6 +56,7 @@ class Submission:
     dlt_template_category: str = ""
     smart_encoding: bool | None = None  # None: the account's setting
     submitted_by: str = ""  # face/user, for a face with users of its own
+    reply_to: str | None = None  # the inbound message this answers
 
 
 #: National language ids the handsets of a destination country read.
@@ -204,6 +205,7 @@ def prepare(
             units=seg.units,
             text_replaced=seg.replaced > 0,
             submitted_by=sub.submitted_by,
+            reply_to=sub.reply_to,
             created_at=now,
             request_id=request_id,
             url=sub.url,
@@ -248,8 +250,11 @@ def callback_row(
     params: dict[str, Any],
     private: bool,
     now: int,
+    deadline: int | None = None,
+    max_attempts: int | None = None,
 ) -> dict[str, Any]:
-    """A row of the callback outbox, due at once."""
+    """A row of the callback outbox, due at once; tried until ``deadline`` when given, else
+    ``max_attempts`` times (the settings' when None)."""
     return {
         "account_id": account_id,
         "message_uuid": message_uuid,
@@ -266,6 +271,8 @@ def callback_row(
         "created_at": now,
         "updated_at": now,
         "next_attempt_at": now,
+        "deadline": deadline,
+        "max_attempts": max_attempts,
     }
 
 

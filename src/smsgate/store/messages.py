@@ -94,6 +94,31 @@ def get(conn: Connection, uuid: str, account_ids: Sequence[int]) -> Message | No
     return Message.from_row(row._mapping) if row else None
 
 
+def by_uuid(conn: Connection, uuid: str) -> Message | None:
+    """A message whoever owns it (for the gateway's own use, never a caller's)."""
+    row = conn.execute(select(messages).where(m.uuid == uuid)).first()
+    return Message.from_row(row._mapping) if row else None
+
+
+def note(conn: Connection, uuid: str, kind: str, detail: str, now: int) -> None:
+    """An event row that records something about a message without changing its state."""
+    found = conn.execute(select(m.state).where(m.uuid == uuid)).first()
+    if found is not None:
+        insert_events(
+            conn,
+            [
+                {
+                    "message_uuid": uuid,
+                    "kind": kind,
+                    "state": found.state,
+                    "error_code": "",
+                    "detail": detail[:1000],
+                    "created_at": now,
+                }
+            ],
+        )
+
+
 def page(
     conn: Connection, where: MessageFilter, limit: int, offset: int
 ) -> tuple[list[Message], int]:

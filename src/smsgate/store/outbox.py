@@ -50,6 +50,8 @@ def claim(conn: Connection, node: str, now: int, limit: int) -> list[Callback]:
             c.method,
             c.params,
             c.attempts,
+            c.deadline,
+            c.max_attempts,
         ],
     )
     return sorted((Callback(**row._mapping) for row in rows), key=lambda cb: cb.id)

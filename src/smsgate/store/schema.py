@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 
@@ -88,6 +89,10 @@ messages = Table(
     Column("text_replaced", Boolean, nullable=False, server_default=text("false")),
     #: ``face/user`` for a face with users of its own (``smstools-api/lvv``); "" otherwise.
     Column("submitted_by", String(100), nullable=False, server_default=""),
+    #: An outbound reply: the inbound message it answers.
+    Column("reply_to", String(36), nullable=True),
+    #: An inbound message's standard keyword: ``optout``, ``optin``, ``help`` or "".
+    Column("intent", String(8), nullable=False, server_default=""),
     Index("ix_messages_account_time", "account_id", "created_at"),
     Index("ix_messages_channel_ref", "channel", "channel_ref"),
     Index("ix_messages_from", "from_number", "created_at"),
@@ -218,6 +223,10 @@ callbacks = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("next_attempt_at", BigInteger, nullable=False),
+    #: Tried until then (inbound forwarding), whatever the attempts; else ``max_attempts``
+    #: (the row's own, or the settings').
+    Column("deadline", BigInteger, nullable=True),
+    Column("max_attempts", Integer, nullable=True),
     Index("ix_callbacks_message", "message_uuid"),
     Index(
         "ix_callbacks_due",
@@ -225,6 +234,89 @@ callbacks = Table(
         sqlite_where=text("state = 'pending' AND claimed_by IS NULL"),
         postgresql_where=text("state = 'pending' AND claimed_by IS NULL"),
     ),
+)
+
+#: Applications receive an account's inbound messages at ``message_url`` (Plivo's XML apps).
+applications = Table(
+    "applications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_id", String(32), nullable=False, unique=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("message_url", Text, nullable=True),
+    Column("message_method", String(4), nullable=False, server_default="POST"),
+    Column("log_incoming_messages", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_applications_account", "account_id"),
+)
+
+#: Numbers and short codes an account owns: what arrives for one is the account's, and goes
+#: to its application. ``channel`` NULL: on any channel.
+numbers = Table(
+    "numbers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("number", String(32), nullable=False, unique=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("application_id", Id, ForeignKey("applications.id"), nullable=True),
+    Column("channel", String(64), nullable=True),
+    Column("alias", String(200), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_numbers_account", "account_id"),
+)
+
+#: Keyword rules: inbound messages that match go to a handler instead of the application.
+keyword_rules = Table(
+    "keyword_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("destination", String(64), nullable=False, server_default=""),
+    Column("keyword", String(64), nullable=False, server_default=""),
+    Column("senders", Text, nullable=False, server_default=""),
+    Column("handler", Text, nullable=False),
+    Column("method", String(4), nullable=False, server_default="POST"),
+    Column("max_attempts", Integer, nullable=False, server_default="5"),
+    Column("priority", Integer, nullable=False, server_default="100"),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("note", String(200), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_keyword_rules_account", "account_id"),
+)
+
+#: Numbers that said STOP to an account: its sends to them fail with error 200.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("number", String(32), nullable=False),
+    Column("keyword", String(32), nullable=False, server_default=""),
+    Column("message_uuid", String(36), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("account_id", "number", name="uq_opt_outs_account_number"),
+)
+
+#: One-time links a handler hands out (``GET /l/<token>``), stored as SHA-256 digests.
+links = Table(
+    "links",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("message_uuid", String(36), nullable=True),
+    Column("rule_id", Id, nullable=True),
+    Column("kind", String(8), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("content_type", String(100), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("opened_at", BigInteger, nullable=True),
+    Column("opened_ip", String(64), nullable=False, server_default=""),
+    Column("opened_agent", String(300), nullable=False, server_default=""),
+    Index("ix_links_message", "message_uuid"),
 )
 
 nodes = Table(
