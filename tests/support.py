@@ -55,6 +55,9 @@ class CallbackReceiver:
     """A real HTTP server on loopback that records every request it gets."""
 
     status: int = 200
+    #: What it answers with (an application's Message XML, say), and its Content-Type.
+    reply: bytes = b""
+    reply_type: str = ""
     requests: queue.Queue[Received] = field(default_factory=queue.Queue)
     server: ThreadingHTTPServer | None = None
 
@@ -86,8 +89,11 @@ class CallbackReceiver:
                     )
                 )
                 self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
+                if receiver.reply_type:
+                    self.send_header("Content-Type", receiver.reply_type)
+                self.send_header("Content-Length", str(len(receiver.reply)))
                 self.end_headers()
+                self.wfile.write(receiver.reply)
 
             do_GET = do_POST = _handle
 
