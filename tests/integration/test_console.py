@@ -34,6 +34,8 @@ from smsgate.core.passwords import hash_password
 from smsgate.core.permissions import Effect, Kind
 from smsgate.core.submission import Submission
 from smsgate.store import accounts as account_store
+from smsgate.store import numbers as number_store
+from smsgate.store import opt_outs as opt_out_store
 from smsgate.store import passcodes as passcode_store
 from smsgate.store import permissions as permission_store
 from smsgate.store import tokens as token_store
@@ -56,6 +58,7 @@ PAGES = (
     "/admin/passcodes",
     "/admin/permissions",
     "/admin/limits",
+    "/admin/numbers",
 )
 
 
@@ -304,6 +307,10 @@ async def test_every_form_refuses_missing_or_forged_tokens_and_changes_nothing(
             now=now,
         )
     )
+    app, number = await _app_and_number(gateway, console.account)
+    await gateway.writer.run(
+        lambda conn: opt_out_store.add(conn, console.account.id, "447700900123", "STOP", None, now)
+    )
     forms = {
         "/admin/accounts": ("/admin/accounts", {"name": "new"}),
         "/admin/accounts/{auth_id}": (f"/admin/accounts/{a}", {"name": "renamed", "enabled": "1"}),
@@ -323,6 +330,31 @@ async def test_every_form_refuses_missing_or_forged_tokens_and_changes_nothing(
         "/admin/limits/{auth_id}": (
             f"/admin/limits/{a}",
             {"api_requests": "5/s", "send_rate": "none", "number_pace": "default"},
+        ),
+        "/admin/numbers": ("/admin/numbers", {"number": "447700900111", "account": a}),
+        "/admin/numbers/{number}": (
+            f"/admin/numbers/{number}",
+            {"application": "", "channel": "simulator", "alias": "renamed"},
+        ),
+        "/admin/numbers/{number}/remove": (f"/admin/numbers/{number}/remove", {}),
+        "/admin/applications": (
+            "/admin/applications",
+            {
+                "app_account": a,
+                "app_name": "new",
+                "message_url": "https://example.com/sms",
+                "message_method": "POST",
+                "log": "1",
+            },
+        ),
+        "/admin/applications/{app_id}": (
+            f"/admin/applications/{app.app_id}",
+            {"app_name": "renamed", "message_url": "", "message_method": "GET"},
+        ),
+        "/admin/applications/{app_id}/delete": (f"/admin/applications/{app.app_id}/delete", {}),
+        "/admin/opt-outs/{auth_id}/{number}/remove": (
+            f"/admin/opt-outs/{a}/447700900123/remove",
+            {},
         ),
     }
     # Every form the console serves is here, and every POST route is such a form.
@@ -1207,3 +1239,182 @@ async def test_a_bad_rate_says_what_is_wrong_and_stores_nothing(
     assert await console.snapshot() == before
     missing = await console.post("/admin/limits/MA" + "Q" * 18, {"api_requests": "1/s"})
     assert missing.status_code == 404 and await console.snapshot() == before
+
+
+# numbers, applications and opt-outs ----------------------------------------------------------
+
+
+async def _app_and_number(gateway: Gateway, account: Account) -> tuple[Any, str]:
+    """An application of ``account``, and a number of it bound to nothing."""
+    now = gateway.clock.now_us()
+
+    def work(conn: Connection) -> tuple[Any, str]:
+        app = number_store.insert_application(
+            conn,
+            account_id=account.id,
+            name="shop",
+            message_url="https://example.com/sms",
+            message_method="POST",
+            log_incoming_messages=True,
+            now=now,
+        )
+        number_store.insert_number(
+            conn,
+            number="14155550199",
+            account_id=account.id,
+            application_id=None,
+            channel=None,
+            alias="",
+            now=now,
+        )
+        return app, "14155550199"
+
+    return await gateway.writer.run(work)
+
+
+def _number_rows(answer: httpx.Response) -> dict[str, str]:
+    """Each listed number and what its row says."""
+    found = re.findall(r'<tr data-number="([^"]+)">(.*?)</tr>', answer.text, re.S)
+    return {
+        number: " ".join(unescape(re.sub(r"<[^>]+>", " ", row)).split()) for number, row in found
+    }
+
+
+async def test_numbers_and_applications_are_managed_from_the_numbers_page(
+    console: Console,
+) -> None:
+    gateway, a = console.gateway, console.account.auth_id
+    other = await new_account(gateway)
+    made = await console.post(
+        "/admin/applications",
+        {
+            "app_account": a,
+            "app_name": "Shop",
+            "message_url": "https://example.com/sms",
+            "message_method": "GET",
+        },
+    )
+    shown = await console.follow(made)
+    [app] = await gateway.db.read(lambda conn: number_store.applications(conn))
+    assert f"Application {app.app_id} (Shop) created for {a}." in page_text(shown)
+    assert (app.message_method, app.log_incoming_messages) == ("GET", False)  # box not ticked
+    theirs = await gateway.writer.run(
+        lambda conn: number_store.insert_application(
+            conn,
+            account_id=other.id,
+            name="Theirs",
+            message_url=None,
+            message_method="POST",
+            log_incoming_messages=True,
+            now=1,
+        )
+    )
+    added = await console.post(
+        "/admin/numbers",
+        {"number": "+44 7700 900100", "account": a, "application": app.app_id, "alias": "Support"},
+    )
+    listing = await console.follow(added)
+    assert "Number 447700900100 added to" in page_text(listing)
+    row = _number_rows(listing)["447700900100"]
+    assert f"Shop {app.app_id}" in row and "any" in row and "Support" in row and "local" in row
+
+    before = await console.snapshot()
+    refusals = [
+        ({"number": "6012", "application": theirs.app_id}, "is another account's"),
+        ({"number": "447700900100"}, "belongs to an account already"),
+        ({"number": "12"}, "invalid number"),
+        ({"number": ""}, "write the number"),
+        ({"number": "6012", "channel": "nowhere"}, "invalid channel"),
+        ({"number": "6012", "application": "99999999999999999"}, "no application"),
+        ({"number": "6012", "account": "MA" + "Q" * 18}, "choose one of the accounts"),
+        ({"number": "6012", "alias": "x" * 201}, "alias: at most 200"),
+    ]
+    for fields, said in refusals:
+        answer = await console.post("/admin/numbers", {"account": a, **fields})
+        assert answer.status_code == 400, (fields, answer.text)
+        assert said in words(answer), (fields, words(answer))
+        assert await console.snapshot() == before, fields
+    for fields, said in [
+        ({"message_url": "ftp://example.com/"}, "a full http:// or https:// URL"),
+        ({"app_name": ""}, "give the application a name"),
+        ({"message_method": "PUT"}, "choose GET or POST"),
+    ]:
+        data = {"app_account": a, "app_name": "x", "message_url": "", "message_method": "POST"}
+        answer = await console.post("/admin/applications", {**data, **fields})
+        assert answer.status_code == 400 and said in words(answer), fields
+        assert await console.snapshot() == before, fields
+    wrong = await console.post(
+        "/admin/numbers/447700900100",
+        {"application": theirs.app_id, "channel": "", "alias": ""},
+    )
+    assert wrong.status_code == 400 and "is another account's" in words(wrong)
+    assert await console.snapshot() == before
+
+    changed = await console.post(
+        "/admin/numbers/447700900100",
+        {"application": app.app_id, "channel": "simulator", "alias": "Sales"},
+    )
+    row = _number_rows(await console.follow(changed))["447700900100"]
+    assert "simulator" in row and "Sales" in row
+    renamed = await console.post(
+        f"/admin/applications/{app.app_id}",
+        {"app_name": "Store", "message_url": "http://example.com/in", "log": "1",
+         "message_method": "POST"},
+    )  # fmt: skip
+    assert renamed.status_code == 303
+    stored = await gateway.db.read(lambda conn: number_store.application(conn, app.app_id))
+    assert stored is not None
+    assert (stored.name, stored.message_url, stored.log_incoming_messages) == (
+        "Store",
+        "http://example.com/in",
+        True,
+    )
+    deleted = await console.follow(
+        await console.post(f"/admin/applications/{app.app_id}/delete", {})
+    )
+    assert "its numbers now have no application" in page_text(deleted)
+    assert "none" in _number_rows(deleted)["447700900100"]
+    again = await console.post(f"/admin/applications/{app.app_id}/delete", {})
+    assert again.status_code == 400 and "there is no application" in words(again)
+    removed = await console.follow(await console.post("/admin/numbers/447700900100/remove", {}))
+    assert "447700900100" not in _number_rows(removed)
+    gone = await console.post("/admin/numbers/447700900100/remove", {})
+    assert gone.status_code == 400 and "there is no number" in words(gone)
+
+
+async def test_an_opted_out_number_is_put_back_from_the_numbers_page(console: Console) -> None:
+    gateway, account = console.gateway, console.account
+    await gateway.writer.run(
+        lambda conn: opt_out_store.add(conn, account.id, "447700900123", "STOP", None, 1)
+    )
+    listing = await console.get("/admin/numbers")
+    assert f'data-opt-out="{account.auth_id}/447700900123"' in listing.text
+    path = f"/admin/opt-outs/{account.auth_id}/447700900123/remove"
+    back = await console.follow(await console.post(path, {}))
+    assert "447700900123 may get" in page_text(back)
+    assert "No number has opted out." in page_text(back)
+    assert not await gateway.db.read(
+        lambda conn: opt_out_store.is_out(conn, account.id, "447700900123")
+    )
+    again = await console.post(path, {})
+    assert again.status_code == 400 and "is not on the opt-out list" in words(again)
+
+
+async def test_what_numbers_and_applications_are_called_is_shown_escaped(console: Console) -> None:
+    gateway, account = console.gateway, console.account
+    app, number = await _app_and_number(gateway, account)
+    await gateway.writer.run(
+        lambda conn: number_store.update_application(conn, app.app_id, 1, name=HOSTILE)
+    )
+    await gateway.writer.run(lambda conn: number_store.update_number(conn, number, alias=HOSTILE))
+    await gateway.writer.run(
+        lambda conn: opt_out_store.add(conn, account.id, "447700900123", HOSTILE, None, 1)
+    )
+    answer = await console.get("/admin/numbers")
+    assert answer.status_code == 200 and "<script>" not in answer.text
+    # The application's name in its row, its form and two menus; the alias in its row and form.
+    assert answer.text.count(ESCAPED) >= 6
+    again = await console.post(
+        "/admin/numbers", {"number": "6012", "account": "x", "alias": HOSTILE}
+    )
+    assert again.status_code == 400 and ESCAPED in again.text and "<script>" not in again.text

@@ -24,4 +24,5 @@ NAV: tuple[NavItem, ...] = (
     NavItem("passcodes", "Pass codes", "/admin/passcodes"),
     NavItem("permissions", "Permissions", "/admin/permissions"),
     NavItem("limits", "Limits", "/admin/limits"),
+    NavItem("numbers", "Numbers", "/admin/numbers"),
 )

@@ -10,6 +10,7 @@ from smsgate.api.console import (
     dashboard,
     limits,
     messages,
+    numbers,
     passcodes,
     permissions,
     tokens,
@@ -18,7 +19,7 @@ from smsgate.api.console.errors import PageError
 from smsgate.api.console.rendering import page_error
 
 #: Each page module's router; a new page adds its module here.
-PAGES = (dashboard, messages, accounts, tokens, passcodes, permissions, limits)
+PAGES = (dashboard, messages, accounts, tokens, passcodes, permissions, limits, numbers)
 
 
 def install(app: FastAPI) -> None:
