@@ -17,8 +17,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
-$(DEV_STAMP): $(STAMP)
+$(DEV_STAMP): $(STAMP) examples/smsgate-example-handler/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e examples/smsgate-example-handler
 	@touch $@
 
 # Third-party peers from npm (node-pdu); without npm their tests skip and say why.

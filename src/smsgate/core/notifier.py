@@ -9,7 +9,9 @@ growing delay, until ``max_attempts`` (a row may carry its own), or until the ro
 Other parts of the gateway may take over a kind of callback: ``judges[kind]`` decides from the
 answer whether it was delivered (and acts on it, say by sending the reply an application
 answered with), ``attempters[kind]`` makes the attempt itself (a handler in this process), and
-``settled[kind]`` hears when a callback is delivered or given up.
+``settled[kind]`` hears when a callback is delivered or given up. An attempter that returns
+``BY_HTTP`` leaves that callback to the HTTP attempt (and its kind's judge): for a kind whose
+callbacks go to webhooks and to in-process handlers alike.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -39,8 +42,16 @@ log = structlog.get_logger(__name__)
 
 #: Whether an answer delivered the callback: None if so, else why not.
 Judge = Callable[[Callback, httpx.Response], Awaitable[str | None]]
-#: An attempt made some other way than HTTP: None when delivered, else why not.
-Attempter = Callable[[Callback], Awaitable[str | None]]
+
+
+class Fallback(Enum):
+    BY_HTTP = "by HTTP"
+
+
+#: What an attempter answers to have the notifier make the HTTP attempt after all.
+BY_HTTP = Fallback.BY_HTTP
+#: An attempt made some other way than HTTP: None when delivered, else why not (or BY_HTTP).
+Attempter = Callable[[Callback], Awaitable[str | Literal[Fallback.BY_HTTP] | None]]
 Settled = Callable[[Callback, bool, str], Awaitable[None]]
 
 USER_AGENT = f"smsgate/{__version__}"
@@ -121,8 +132,9 @@ class Notifier:
         error = ""
         try:
             attempter = self.attempters.get(cb.kind)
-            if attempter is not None:
-                error = await attempter(cb) or ""
+            made = BY_HTTP if attempter is None else await attempter(cb)
+            if made is not BY_HTTP:
+                error = made or ""
             else:
                 response = await self._attempt(cb)
                 status = response.status_code
