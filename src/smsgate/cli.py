@@ -562,7 +562,10 @@ def simulator_inbound(
     def work(conn: Connection) -> str:
         if event.account_auth_id:
             _existing(conn, event.account_auth_id)
-        outcome = recorder.apply(conn, [event], now=SystemClock().now_us())
+        # Routed like any arrival; the running gateway sends what it queued on its next poll.
+        outcome = recorder.apply(
+            conn, [event], now=SystemClock().now_us(), inbound=settings.inbound
+        )
         if not outcome.transitions:
             raise click.ClickException("no account exists to receive the message")
         return outcome.transitions[0].uuid
@@ -680,6 +683,10 @@ def modem_sim(
 from smsgate.operator import register  # noqa: E402 - send, messages tail
 
 register(main)
+
+from smsgate.operator.numbers import register as register_numbers  # noqa: E402
+
+register_numbers(main)  # numbers, applications, optouts
 
 
 if __name__ == "__main__":  # pragma: no cover

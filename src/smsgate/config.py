@@ -216,6 +216,14 @@ class InboundSettings(BaseModel):
     keywords_enabled: bool = Field(default=True, description="STOP, START, HELP and the like")
     keywords: KeywordSettings = Field(default_factory=KeywordSettings)
     accounts: list[AccountKeywordSettings] = Field(default_factory=list)
+    link_expiry_minutes: int = Field(
+        default=1440, gt=0, le=527_040, description="how long a handler's one-time link lasts"
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="the base URL of one-time links, as phones reach the gateway; "
+        "default http://HOST:PORT",
+    )
 
 
 class LimitSettings(BaseModel):

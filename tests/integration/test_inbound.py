@@ -11,6 +11,7 @@ import pytest
 from plivo.utils import validate_v3_signature
 from sqlalchemy import select
 
+from smsgate.channels.registry import ChannelConfigError
 from smsgate.config import AccountKeywordSettings
 from smsgate.core.clock import FakeClock
 from smsgate.core.events import InboundReceived
@@ -275,3 +276,62 @@ async def test_an_accounts_own_keywords_and_replies(make_gateway: GatewayFactory
     assert await replies(gateway, enough) == []  # this account sends no confirmation
     stop = await arrive(gateway, "STOP", sender="447700900124")
     assert (await message(gateway, stop)).intent == ""
+
+
+async def test_a_text_too_long_to_send_is_still_received(
+    gateway: Gateway, account: Account
+) -> None:
+    uuid = await arrive(gateway, "x" * 50_000)
+    msg = await message(gateway, uuid)
+    assert msg.state == "received" and len(msg.text or "") == 50_000 and msg.units == 255
+
+
+async def test_an_endpoint_naming_an_unknown_account_does_not_start(
+    make_gateway: GatewayFactory,
+) -> None:
+    with pytest.raises(ChannelConfigError, match="inbound endpoint 'shop'"):
+        await make_gateway(
+            inbound_endpoints=[
+                {"name": "shop", "format": "broker", "account": "MA00000000000000000X"}
+            ]
+        )
+
+
+async def test_a_rules_country_pattern_matches_a_full_number(
+    gateway: Gateway, account: Account
+) -> None:
+    from smsgate.store import keyword_rules as rule_store
+
+    now = gateway.clock.now_us()
+    await gateway.writer.run(
+        lambda conn: rule_store.insert(
+            conn,
+            account_id=account.id,
+            destination="",
+            keyword="",
+            senders=["GB"],
+            handler="http://127.0.0.1:9/never",
+            now=now,
+        )
+    )
+    uk = await arrive(gateway, "hello", sender=PHONE)
+    us = await arrive(gateway, "hello", sender="14155550199")
+    assert any(k == "routed" and "keyword rule" in d for k, d in await events_of(gateway, uk))
+    assert not any(k == "routed" for k, _ in await events_of(gateway, us))
+
+
+async def test_access_logs_never_show_a_links_token(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import httpx
+
+    from smsgate.api.app import create_app
+
+    app = create_app(gateway, manage_gateway=False, access_log=True, log_format="json")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        answer = await http.get("/l/SeCrEtToKeN123")
+    assert answer.status_code == 404
+    logged = capsys.readouterr().err
+    assert '"path":"/l/…"' in logged and "SeCrEtToKeN123" not in logged

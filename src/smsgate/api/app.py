@@ -9,14 +9,18 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from smsgate import __version__
-from smsgate.api import errors, ops, segments, send_page, smssender, smstools_api
+from smsgate.api import errors, inbound_endpoints, ops, segments, send_page, smssender, smstools_api
 from smsgate.api.admin import channels as admin_channels
+from smsgate.api.admin import numbers as admin_numbers
 from smsgate.api.admin import passcodes as admin_passcodes
 from smsgate.api.admin import tokens as admin_tokens
 from smsgate.api.console import routes as console
 from smsgate.api.fastpath import FastPath
+from smsgate.api.links import router as one_time_links_router
 from smsgate.api.middleware import AccessLog, TrailingSlash
+from smsgate.api.plivo import applications as plivo_applications
 from smsgate.api.plivo import messages as plivo_messages
+from smsgate.api.plivo import numbers as plivo_numbers
 from smsgate.api.responses import JSONResponse
 from smsgate.core.gateway import Gateway
 
@@ -64,14 +68,19 @@ def create_app(
     app.state.gateway = gateway
     errors.install(app)
     app.include_router(plivo_messages.router)
+    app.include_router(plivo_applications.router)
+    app.include_router(plivo_numbers.router)
     app.include_router(segments.router)
     app.include_router(admin_channels.router)
     app.include_router(admin_tokens.router)
     app.include_router(admin_passcodes.router)
+    app.include_router(admin_numbers.router)
     app.include_router(ops.router)
     app.include_router(smssender.router)
     app.include_router(smstools_api.router)
     app.include_router(send_page.router)
+    app.include_router(one_time_links_router)
+    app.include_router(inbound_endpoints.router)
     console.install(app)
     app.add_middleware(FastPath, routes=plivo_messages.FAST_ROUTES)
     app.add_middleware(TrailingSlash)

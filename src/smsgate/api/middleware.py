@@ -15,6 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _SECRET_KEY = re.compile(r"token|password|secret|key|auth", re.IGNORECASE)
 
 
+#: One-time link tokens are secrets: access logs show ``/l/…``.
+_LINK = re.compile(r"^/l/[^/]+")
+
+
 class TrailingSlash:
     """Serve ``/v1/…/Message`` as ``/v1/…/Message/``: Plivo documents both forms."""
 
@@ -80,7 +84,7 @@ class AccessLog:
 
     def _write(self, scope: Scope, status: int, ms: float) -> None:
         query = masked_query(scope.get("query_string", b"").decode("latin-1"))
-        path = scope["path"] + (f"?{query}" if query else "")
+        path = _LINK.sub("/l/…", scope["path"]) + (f"?{query}" if query else "")
         client = scope.get("client")
         host = client[0] if client else ""
         now = time.time()

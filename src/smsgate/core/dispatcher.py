@@ -25,8 +25,8 @@ from smsgate.core import errors
 from smsgate.core.accounts import AccountDirectory
 from smsgate.core.clock import Clock, seconds
 from smsgate.core.events import Event, Expired, SendFailed, Submitted
-from smsgate.core.loops import finish, run_forever
 from smsgate.core.inbound_routing import KEYWORD_REPLY
+from smsgate.core.loops import finish, run_forever
 from smsgate.core.metrics import Metrics
 from smsgate.core.models import Message
 from smsgate.core.pacing import Pacing

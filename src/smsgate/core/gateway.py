@@ -25,6 +25,7 @@ from smsgate.core.clock import Clock, SystemClock, seconds
 from smsgate.core.dispatcher import Dispatcher
 from smsgate.core.events import Event
 from smsgate.core.forwarding import Forwarding
+from smsgate.core.handlers import Handlers
 from smsgate.core.ids import api_id, uuid7
 from smsgate.core.limits import Limiter, MemoryLimiter
 from smsgate.core.limits_redis import RedisLimiter
@@ -107,6 +108,7 @@ class Gateway:
             client=http_client,
         )
         self.forwarding = Forwarding(self)
+        self.handlers = Handlers(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._watchers: set[asyncio.Queue[recorder.Transition]] = set()
         self._last_beat = 0.0
@@ -122,6 +124,12 @@ class Gateway:
             if named and await self.accounts.by_auth_id(named) is None:
                 raise ChannelConfigError(
                     f"channel {channel.name!r}: account {named!r} does not exist"
+                )
+        for endpoint in self.settings.inbound_endpoints:
+            if endpoint.account and await self.accounts.by_auth_id(endpoint.account) is None:
+                raise ChannelConfigError(
+                    f"inbound endpoint {endpoint.name!r}: account {endpoint.account!r} "
+                    "does not exist"
                 )
         self.writer.start()
         # Claims under this node's id are from a previous life of this same node (the id is

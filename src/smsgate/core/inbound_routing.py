@@ -33,6 +33,7 @@ from smsgate.store import numbers as number_store
 from smsgate.store import opt_outs as opt_out_store
 from smsgate.store.keyword_rules import KeywordRule
 from smsgate.store.numbers import Application
+from smsgate.text.numbers import check_destination
 
 #: Who submits the standard keywords' replies (they go even to a number that just opted out).
 KEYWORD_REPLY = "keywords/reply"
@@ -90,11 +91,20 @@ def inbound_params(msg: Message, extra: dict[str, str] | None = None) -> dict[st
     }
 
 
+def _country(number: str) -> str:
+    """The country of a full international number ("" for a short code)."""
+    found = check_destination(number) if number.isdigit() and len(number) > 8 else None
+    return found.country_iso2 if found is not None else ""
+
+
 def matching_rule(rules: list[KeywordRule], msg: Message) -> KeywordRule | None:
+    to_country, from_country = _country(msg.to_number), _country(msg.from_number)
     for rule in rules:
-        if rule.destination and not patterns.matches(rule.destination, msg.to_number):
+        if rule.destination and not patterns.matches(rule.destination, msg.to_number, to_country):
             continue
-        if rule.senders is not None and not patterns.allowed(list(rule.senders), msg.from_number):
+        if rule.senders is not None and not patterns.allowed(
+            list(rule.senders), msg.from_number, from_country
+        ):
             continue
         if keyword_matches(rule.keyword, msg.text or ""):
             return rule

@@ -36,6 +36,7 @@ from smsgate.store import messages as message_store
 from smsgate.store import outbox
 from smsgate.store import parts as part_store
 from smsgate.store.parts import Part
+from smsgate.text.errors import EncodeError
 from smsgate.text.numbers import mask_number, sanitize_sender
 from smsgate.text.segments import segment, well_formed
 
@@ -258,7 +259,12 @@ def _inbound(
         return
     # A database text holds no NUL; numbers have 32 characters (a sender ID, at most 11).
     text = well_formed(event.text).replace("\x00", "\ufffd")
-    seg = segment(text)
+    try:
+        seg = segment(text)
+        encoding, units = seg.name, seg.units
+    except EncodeError:
+        # Longer than any one message can be sent (255 parts): still a message received.
+        encoding, units = "UCS2", 255
     now = batch.now
     msg = Message(
         uuid=uuid7(),
@@ -268,8 +274,8 @@ def _inbound(
         from_number=sanitize_sender(event.from_number)[:32],
         to_number=to_number,
         text=text,
-        encoding=seg.name,
-        units=event.units or seg.units,
+        encoding=encoding,
+        units=event.units or units,
         created_at=now,
         request_id=api_id(),
         channel=event.channel,
