@@ -335,3 +335,26 @@ async def test_access_logs_never_show_a_links_token(
     assert answer.status_code == 404
     logged = capsys.readouterr().err
     assert '"path":"/l/…"' in logged and "SeCrEtToKeN123" not in logged
+
+
+async def test_an_opt_out_written_the_long_way_blocks_the_number(
+    gateway: Gateway, account: Account
+) -> None:
+    await arrive(gateway, "STOP", sender="00447700900125")
+    assert await gateway.db.read(
+        lambda conn: opt_out_store.is_out(conn, account.id, "447700900125")
+    )
+
+
+async def test_one_inbound_message_per_channel_reference(
+    gateway: Gateway, account: Account
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from smsgate.store import messages as message_store
+
+    await gateway.record([InboundReceived("simulator", PHONE, NUMBER, "hi", channel_ref="r1")])
+    row = (await gateway.db.read(lambda conn: conn.execute(select(messages)).all()))[0]
+    copy = {**row._mapping, "uuid": "01a23399-0000-7000-8000-000000000001"}
+    with pytest.raises(IntegrityError):
+        await gateway.writer.run(lambda conn: message_store.insert(conn, [copy]))

@@ -28,7 +28,7 @@ from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account
 from smsgate.core.provider_params import NonceCache, plivo_status, twilio_status
 from smsgate.core.submission import Submission
-from smsgate.store.schema import messages
+from smsgate.store.schema import accounts, messages
 from tests.conftest import GatewayFactory, basic, new_account, scope_of
 
 PLIVO_TOKEN = "MzQ5ZWNmZDc4NDk1ZGVlOTg0YjM2ZjQ1YzIyZjE0"
@@ -621,13 +621,19 @@ async def test_plivo_nonce_is_remembered_for_the_replay_window(
 async def test_plivo_nonce_of_a_request_not_stored_may_come_again(
     make_gateway: GatewayFactory,
 ) -> None:
-    """An endpoint whose account does not exist stores nothing and answers 500; the
-    provider's retry with the same signature is not taken for a replay."""
-    missing = "MA" + "Z" * 18
+    """An endpoint whose account is gone stores nothing and answers 500; the provider's
+    retry with the same signature is not taken for a replay."""
+    first = await make_gateway()
+    doomed = await new_account(first)
+    missing = doomed.auth_id
     gateway = await make_gateway(
         inbound_endpoints=[
             {"name": "p", "format": "plivo", "auth_token": PLIVO_TOKEN, "account": missing}
         ]
+    )
+    # Removed after the gateway started (which refuses an endpoint naming no account).
+    await gateway.writer.run(
+        lambda conn: conn.execute(accounts.delete().where(accounts.c.id == doomed.id))
     )
     async with app_client(gateway) as client:
         url = f"{BASE}/inbound/p/"

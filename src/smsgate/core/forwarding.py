@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING
 
 import httpx
 import structlog
+from sqlalchemy import Connection
 
 from smsgate.core.errors import InvalidParameter
-from smsgate.core.events import Forwarded
+from smsgate.core.events import Event, Forwarded
 from smsgate.core.inbound_routing import INBOUND
 from smsgate.core.models import Callback
 from smsgate.core.replies import BadReply, Reply, looks_like_xml, parse
-from smsgate.core.submission import Submission
+from smsgate.core.submission import Prepared, Submission
 from smsgate.store import messages as message_store
+from smsgate.store import schema
 
 if TYPE_CHECKING:
     from smsgate.core.gateway import Gateway
@@ -41,34 +43,41 @@ class Forwarding:
                 replies = parse(body)
             except BadReply as exc:
                 # Delivered all the same: the application has the message.
-                await self.note(cb.message_uuid, "reply_refused", str(exc))
+                self.note_on_delivery(cb, "reply_refused", str(exc))
                 return None
-            await self.send_replies(cb.message_uuid, replies, APPLICATION_REPLY)
+            await self.queue_replies(cb, replies, APPLICATION_REPLY)
         return None
 
-    async def settled(self, cb: Callback, delivered: bool, error: str) -> None:
-        if cb.message_uuid:
-            detail = "" if delivered else f"gave up forwarding: {error}"
-            await self._gateway.sink.record(Forwarded(cb.message_uuid, delivered, detail))
+    def settled(self, cb: Callback, delivered: bool, error: str) -> list[Event]:
+        if not cb.message_uuid:
+            return []
+        detail = "" if delivered else f"gave up forwarding: {error}"
+        return [Forwarded(cb.message_uuid, delivered, detail)]
 
-    async def note(self, uuid: str, kind: str, detail: str) -> None:
+    def note_on_delivery(self, cb: Callback, kind: str, detail: str) -> None:
+        """A note on ``cb``'s message, written with ``cb``'s delivery."""
+        uuid = cb.message_uuid
+        if uuid is None:
+            return
         now = self._gateway.clock.now_us()
-        await self._gateway.writer.run(
-            lambda conn: message_store.note(conn, uuid, kind, detail, now)
+        self._gateway.notifier.on_delivery(
+            cb.id, lambda conn: message_store.note(conn, uuid, kind, detail, now)
         )
 
-    async def send_replies(self, uuid: str, replies: list[Reply], submitted_by: str) -> list[str]:
-        """Queue ``replies`` to the inbound message ``uuid``, as its account; refused ones
-        are noted on the inbound message. Returns the replies' message_uuids."""
+    async def queue_replies(self, cb: Callback, replies: list[Reply], submitted_by: str) -> None:
+        """Have ``replies`` to ``cb``'s inbound message stored with ``cb``'s delivery, in one
+        transaction: a handled message is neither handed over again nor its replies lost or
+        sent twice. Replies the gateway refuses are noted on the inbound message."""
         gateway = self._gateway
+        uuid = cb.message_uuid
+        if uuid is None:
+            return
         inbound = await gateway.db.read(lambda conn: message_store.by_uuid(conn, uuid))
-        if inbound is None:
-            return []
-        account = await gateway.accounts.by_id(inbound.account_id)
-        if account is None:
-            return []
+        account = await gateway.accounts.by_id(inbound.account_id) if inbound else None
+        if inbound is None or account is None:
+            return
         scope = await gateway.accounts.scope(account, account.auth_id)
-        sent: list[str] = []
+        ready: list[Prepared] = []
         for reply in replies:
             submission = Submission(
                 src=reply.src or inbound.to_number,
@@ -80,11 +89,26 @@ class Forwarding:
                 reply_to=uuid,
             )
             try:
-                prepared = await gateway.accept(scope, submission, requester_ip="")
+                ready.append(await gateway.prepare_send(scope, submission, requester_ip=""))
             except InvalidParameter as exc:
-                await self.note(uuid, "reply_refused", exc.message)
-                continue
-            sent += prepared.uuids
-        if sent:
-            await self.note(uuid, "replied", ", ".join(sent))
-        return sent
+                self.note_on_delivery(cb, "reply_refused", exc.message)
+        if not ready:
+            return
+        rows = [row for prepared in ready for row in prepared.messages]
+        callbacks = [row for prepared in ready for row in prepared.callbacks]
+        sent = ", ".join(row["uuid"] for row in rows)
+        now = gateway.clock.now_us()
+
+        def work(conn: Connection) -> None:
+            conn.execute(schema.messages.insert(), rows)
+            if callbacks:
+                conn.execute(schema.callbacks.insert(), callbacks)
+            message_store.note(conn, uuid, "replied", sent, now)
+
+        def after() -> None:
+            gateway.metrics.messages.labels("outbound", "queued", "").inc(len(rows))
+            gateway.dispatcher.notify()
+            if callbacks:
+                gateway.notifier.notify()
+
+        gateway.notifier.on_delivery(cb.id, work, after)

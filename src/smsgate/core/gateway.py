@@ -107,6 +107,8 @@ class Gateway:
             metrics=self.metrics,
             client=http_client,
         )
+        self.notifier.record_in = self.record_in
+        self.notifier.publish = self.published
         self.forwarding = Forwarding(self)
         self.handlers = Handlers(self)
         self._tasks: list[asyncio.Task[None]] = []
@@ -220,18 +222,29 @@ class Gateway:
     ) -> Prepared:
         """Validate, check against permissions and durably store an outbound request;
         raises InvalidParameter (Forbidden for what permissions refuse)."""
-        now = self.clock.now_us()
+        prepared = await self.prepare_send(scope, submission, requester_ip, request_id)
+        callbacks = prepared.callbacks + (extra_rows(prepared) if extra_rows else [])
+        await self.store(prepared, callbacks)
+        return prepared
+
+    async def prepare_send(
+        self,
+        scope: Scope,
+        submission: Submission,
+        requester_ip: str,
+        request_id: str | None = None,
+    ) -> Prepared:
+        """The rows of an outbound request, validated and checked against permissions, not
+        stored; raises InvalidParameter (Forbidden for what permissions refuse)."""
         prepared = prepare(
             scope.owner,
             submission,
-            now=now,
+            now=self.clock.now_us(),
             request_id=request_id or api_id(),
             requester_ip=requester_ip,
             languages_for=self.settings.languages_for,
         )
         enforce(await self.permissions.levels(scope.owner, submission.submitted_by), prepared)
-        callbacks = prepared.callbacks + (extra_rows(prepared) if extra_rows else [])
-        await self.store(prepared, callbacks)
         return prepared
 
     async def store(
@@ -272,6 +285,17 @@ class Gateway:
         outcome = await self.writer.run(
             lambda conn: recorder.apply(conn, events, now=now, inbound=inbound)
         )
+        self.published(outcome)
+        return outcome
+
+    def record_in(self, conn: Connection, events: list[Event]) -> recorder.Outcome:
+        """``record``'s work inside a transaction of the caller's (call ``published`` with
+        the outcome once it is committed)."""
+        now = self.clock.now_us()
+        return recorder.apply(conn, events, now=now, inbound=self.settings.inbound)
+
+    def published(self, outcome: recorder.Outcome) -> None:
+        """Tell watchers, metrics and loops what a committed ``record`` did."""
         for change in outcome.transitions:
             self.metrics.messages.labels(change.direction, change.state, change.channel or "").inc()
             for queue in self._watchers:
@@ -283,7 +307,6 @@ class Gateway:
             self.dispatcher.notify()
         if outcome.unmatched:
             log.warning("events matched no message", count=len(outcome.unmatched))
-        return outcome
 
     @contextlib.contextmanager
     def watch(self) -> Iterator[asyncio.Queue[recorder.Transition]]:

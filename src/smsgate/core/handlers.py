@@ -32,7 +32,7 @@ import orjson
 import structlog
 
 from smsgate.core.clock import to_datetime
-from smsgate.core.events import Forwarded
+from smsgate.core.events import Event, Forwarded
 from smsgate.core.inbound_routing import HANDLER
 from smsgate.core.links import LINK_OPENED, Links, LinkSpec, link_spec
 from smsgate.core.models import Callback
@@ -326,13 +326,14 @@ class Handlers:
                 )
                 text = text.replace("{link}", url)
             forwarding = self._gateway.forwarding
-            await forwarding.send_replies(cb.message_uuid, [Reply(text)], f"handler/{rule_id}")
+            await forwarding.queue_replies(cb, [Reply(text)], f"handler/{rule_id}")
         return None
 
-    async def settled(self, cb: Callback, delivered: bool, error: str) -> None:
-        if cb.message_uuid:
-            detail = "" if delivered else f"gave up handing over to the handler: {error}"
-            await self._gateway.sink.record(Forwarded(cb.message_uuid, delivered, detail))
+    def settled(self, cb: Callback, delivered: bool, error: str) -> list[Event]:
+        if not cb.message_uuid:
+            return []
+        detail = "" if delivered else f"gave up handing over to the handler: {error}"
+        return [Forwarded(cb.message_uuid, delivered, detail)]
 
     # Python handlers -----------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from smsgate.store import numbers as number_store
 from smsgate.store import opt_outs as opt_out_store
 from smsgate.store.keyword_rules import KeywordRule
 from smsgate.store.numbers import Application
-from smsgate.text.numbers import check_destination
+from smsgate.text.numbers import check_destination, sanitize_destination
 
 #: Who submits the standard keywords' replies (they go even to a number that just opted out).
 KEYWORD_REPLY = "keywords/reply"
@@ -178,17 +178,31 @@ def _standard_keyword(
     intent, language = found
     msg.intent = intent
     word = (msg.text or "").strip()[:32]
+    # Listed as sends address it: international digits ("00 44 …" and "+44 …" alike).
+    number = international(msg.from_number)
     if intent == OPTOUT:
-        opt_out_store.add(conn, account.id, msg.from_number, word, msg.uuid, now)
-        result.notes.append(("opted_out", f"{word}: {msg.from_number} opted out"))
+        opt_out_store.add(conn, account.id, number, word, msg.uuid, now)
+        result.notes.append(("opted_out", f"{word}: {number} opted out"))
     elif intent == OPTIN:
         # "YES" answers many questions: only a number that had opted out is told it is back.
-        if not opt_out_store.remove(conn, account.id, msg.from_number):
+        if not opt_out_store.remove(conn, account.id, number):
             return
-        result.notes.append(("opted_in", f"{word}: {msg.from_number} opted in"))
+        result.notes.append(("opted_in", f"{word}: {number} opted in"))
     text = keywords.reply(intent, language)
     if text:
-        result.replies += reply_rows(account, msg, text, now, KEYWORD_REPLY)
+        rows = reply_rows(account, msg, text, now, KEYWORD_REPLY)
+        if not rows:
+            result.notes.append(("reply_refused", f"{msg.from_number} cannot be answered"))
+        result.replies += rows
+
+
+def international(number: str) -> str:
+    """``number`` as international digits when it is one written another way (``0044…``)."""
+    digits = sanitize_destination(number)
+    if digits.startswith("00"):
+        digits = digits[2:]
+    found = check_destination(digits) if digits.isdigit() else None
+    return found.number if found is not None else number
 
 
 def reply_rows(

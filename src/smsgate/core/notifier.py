@@ -9,7 +9,11 @@ growing delay, until ``max_attempts`` (a row may carry its own), or until the ro
 Other parts of the gateway may take over a kind of callback: ``judges[kind]`` decides from the
 answer whether it was delivered (and acts on it, say by sending the reply an application
 answered with), ``attempters[kind]`` makes the attempt itself (a handler in this process), and
-``settled[kind]`` hears when a callback is delivered or given up. An attempter that returns
+``settled[kind]`` names the events (``Forwarded``) that record a callback delivered or given up.
+What a judge or attempter wants done when its callback is delivered (the replies it queues)
+it hands to ``on_delivery``: that, the settled events and the callback's own outcome are
+written in one transaction, so a crash can neither lose the reply of a handled message nor
+hand the message to its handler again. An attempter that returns
 ``BY_HTTP`` leaves that callback to the HTTP attempt (and its kind's judge): for a kind whose
 callbacks go to webhooks and to in-process handlers alike.
 """
@@ -26,14 +30,17 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 import structlog
+from sqlalchemy import Connection
 
 from smsgate import __version__
 from smsgate.config import CallbackSettings
 from smsgate.core.accounts import AccountDirectory
 from smsgate.core.clock import Clock, seconds
+from smsgate.core.events import Event
 from smsgate.core.loops import finish, run_forever
 from smsgate.core.metrics import Metrics
 from smsgate.core.models import Callback
+from smsgate.core.record import Outcome
 from smsgate.core.signing import signature_headers
 from smsgate.store import outbox
 from smsgate.store.writer import Writer
@@ -52,7 +59,13 @@ class Fallback(Enum):
 BY_HTTP = Fallback.BY_HTTP
 #: An attempt made some other way than HTTP: None when delivered, else why not (or BY_HTTP).
 Attempter = Callable[[Callback], Awaitable[str | Literal[Fallback.BY_HTTP] | None]]
-Settled = Callable[[Callback, bool, str], Awaitable[None]]
+#: The events that record a callback delivered (True) or given up (False), with the error.
+Settled = Callable[[Callback, bool, str], list[Event]]
+#: Writes done with a delivered callback's outcome, in its transaction; then ``after`` runs.
+Work = Callable[[Connection], None]
+#: Applies events in a transaction (``core/record.apply``), and publishes what it did.
+RecordIn = Callable[[Connection, list[Event]], Outcome]
+Publish = Callable[[Outcome], None]
 
 USER_AGENT = f"smsgate/{__version__}"
 
@@ -92,6 +105,16 @@ class Notifier:
         self.judges: dict[str, Judge] = {}
         self.attempters: dict[str, Attempter] = {}
         self.settled: dict[str, Settled] = {}
+        self.record_in: RecordIn | None = None
+        self.publish: Publish | None = None
+        self._on_delivery: dict[int, list[tuple[Work, Callable[[], None] | None]]] = {}
+
+    def on_delivery(
+        self, callback_id: int, work: Work, after: Callable[[], None] | None = None
+    ) -> None:
+        """Have ``work`` written with callback ``callback_id``'s outcome, if it is delivered
+        by the attempt under way (and ``after`` run once that is committed)."""
+        self._on_delivery.setdefault(callback_id, []).append((work, after))
 
     def notify(self) -> None:
         self._wake.set()
@@ -181,13 +204,24 @@ class Notifier:
             "b_updated_at": now,
             "b_next_attempt_at": next_at,
         }
-        await self._writer.run(lambda conn: outbox.finish(conn, [result]))
+        works = self._on_delivery.pop(cb.id, []) if state == "delivered" else []
+        self._on_delivery.pop(cb.id, None)
         hook = self.settled.get(cb.kind)
-        if hook is not None and state != "pending":
-            try:
-                await hook(cb, state == "delivered", error)
-            except Exception:
-                log.exception("callback settled hook raised", callback_id=cb.id)
+        events = hook(cb, state == "delivered", error) if hook and state != "pending" else []
+        record_in = self.record_in
+
+        def settle(conn: Connection) -> Outcome | None:
+            outbox.finish(conn, [result])
+            for work, _ in works:
+                work(conn)
+            return record_in(conn, events) if events and record_in is not None else None
+
+        recorded = await self._writer.run(settle)
+        if recorded is not None and self.publish is not None:
+            self.publish(recorded)
+        for _, after in works:
+            if after is not None:
+                after()
 
     async def _attempt(self, cb: Callback) -> httpx.Response:
         account = await self._accounts.by_id(cb.account_id)

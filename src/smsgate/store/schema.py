@@ -95,6 +95,14 @@ messages = Table(
     Column("intent", String(8), nullable=False, server_default=""),
     Index("ix_messages_account_time", "account_id", "created_at"),
     Index("ix_messages_channel_ref", "channel", "channel_ref"),
+    Index(
+        "ux_messages_inbound_ref",
+        "channel",
+        "channel_ref",
+        unique=True,
+        sqlite_where=text("direction = 'inbound' AND channel_ref IS NOT NULL"),
+        postgresql_where=text("direction = 'inbound' AND channel_ref IS NOT NULL"),
+    ),
     Index("ix_messages_from", "from_number", "created_at"),
     Index("ix_messages_to", "to_number", "created_at"),
     Index(

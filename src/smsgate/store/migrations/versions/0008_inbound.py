@@ -84,6 +84,16 @@ def upgrade() -> None:
         sa.Column("opened_agent", sa.String(300), nullable=False, server_default=""),
     )
     op.create_index("ix_links_message", "links", ["message_uuid"])
+    # One message per channel reference: a provider's retry reaching two nodes at once is
+    # stored once (the second transaction fails and its retry finds the first).
+    op.create_index(
+        "ux_messages_inbound_ref",
+        "messages",
+        ["channel", "channel_ref"],
+        unique=True,
+        sqlite_where=sa.text("direction = 'inbound' AND channel_ref IS NOT NULL"),
+        postgresql_where=sa.text("direction = 'inbound' AND channel_ref IS NOT NULL"),
+    )
     op.add_column("messages", sa.Column("reply_to", sa.String(36), nullable=True))
     op.add_column("messages", sa.Column("intent", sa.String(8), nullable=False, server_default=""))
     op.add_column("callbacks", sa.Column("deadline", sa.BigInteger, nullable=True))
@@ -94,6 +104,7 @@ def downgrade() -> None:
     with op.batch_alter_table("callbacks") as batch:
         batch.drop_column("max_attempts")
         batch.drop_column("deadline")
+    op.drop_index("ux_messages_inbound_ref", "messages")
     with op.batch_alter_table("messages") as batch:
         batch.drop_column("intent")
         batch.drop_column("reply_to")
