@@ -860,6 +860,13 @@ def test_rules_cli_adds_lists_tests_and_delivers(
     assert "standard keyword: optout" in stop and "none matches" in stop
     other = live.cli("rules", "test", "--to", "567", "--from", "999", "--text", "ABC.HELLO").stdout
     assert "none matches" in other  # the sender pattern says no
+    # Numbers as people type them are read as an arrival's are.
+    spaced = live.cli("rules", "test", "--to", " 567", "--from", "+1234", "--text", "ABC.X").stdout
+    assert f"{added['id']} matches" in spaced
+    huge = live.cli(
+        "rules", "test", "--to", "567", "--from", "1", "--text", "€" * 20_000, check=False
+    )
+    assert huge.returncode != 0 and "255 parts" in huge.stderr and "Traceback" not in huge.stderr
 
     answer_with(
         receiver,

@@ -41,6 +41,8 @@ from smsgate.store import accounts as account_store
 from smsgate.store import keyword_rules as rule_store
 from smsgate.store import numbers as number_store
 from smsgate.store.keyword_rules import KeywordRule
+from smsgate.text.errors import EncodeError
+from smsgate.text.numbers import sanitize_sender
 from smsgate.text.segments import segment
 
 if TYPE_CHECKING:
@@ -261,6 +263,8 @@ class _Found:
 def _find(
     conn: Connection, settings: Settings, auth_id: str | None, to: str, sender: str, text: str
 ) -> _Found:
+    # As an arrival is stored: numbers as digits, then the number's owner decides.
+    to, sender = sanitize_sender(to)[:32], sanitize_sender(sender)[:32]
     number = number_store.number(conn, to)
     account: Account | None
     if auth_id:
@@ -272,7 +276,10 @@ def _find(
     if account is None:
         raise click.ClickException("no account exists to receive the message")
     now = SystemClock().now_us()
-    seg = segment(text)
+    try:
+        seg = segment(text)
+    except EncodeError:
+        raise click.ClickException("--text is longer than any message can be (255 parts)") from None
     message = Message(
         uuid=uuid7(),
         account_id=account.id,
