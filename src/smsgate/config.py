@@ -394,6 +394,12 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'smsgate.db').resolve()}"
 
     @property
+    def receiving_channels(self) -> list[str]:
+        """What a number may be bound to: the channels, and the inbound endpoints (each
+        records its name as the channel of what arrives through it)."""
+        return [c.name for c in self.channels] + [e.name for e in self.inbound_endpoints]
+
+    @property
     def outbound_channel(self) -> str:
         return self.default_channel or self.channels[0].name
 

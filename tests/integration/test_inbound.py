@@ -358,3 +358,17 @@ async def test_one_inbound_message_per_channel_reference(
     copy = {**row._mapping, "uuid": "01a23399-0000-7000-8000-000000000001"}
     with pytest.raises(IntegrityError):
         await gateway.writer.run(lambda conn: message_store.insert(conn, [copy]))
+
+
+async def test_an_opt_out_is_put_back_however_the_number_is_written(
+    gateway: Gateway, account: Account
+) -> None:
+    await arrive(gateway, "STOP", sender="447700900126")
+
+    def put_back(conn: Any) -> bool:
+        return opt_out_store.remove(conn, account.id, "+44 7700 900126")
+
+    assert await gateway.writer.run(put_back)
+    assert not await gateway.db.read(
+        lambda conn: opt_out_store.is_out(conn, account.id, "00447700900126")
+    )

@@ -54,9 +54,9 @@ class Dispatcher:
         default_channel: str,
         sink: BatchingSink,
         settings: DispatcherSettings,
-        accounts: AccountDirectory | None = None,
-        pacing: Pacing | None = None,
-        metrics: Metrics | None = None,
+        accounts: AccountDirectory,
+        pacing: Pacing,
+        metrics: Metrics,
     ) -> None:
         self._db = db
         self._writer = writer
@@ -106,8 +106,7 @@ class Dispatcher:
             return False
         want = min(free, limit)
         claimed = await self._writer.run(lambda conn: self._claim(conn, now, want))
-        claimed = await self._without_opted_out(claimed)
-        ready = await self._paced(claimed, channel.name, now) if self._pacing else claimed
+        ready = await self._paced(await self._without_opted_out(claimed), channel.name, now)
         for msg in ready:
             channel.in_flight += 1
             task = asyncio.create_task(self._send(channel, msg))
@@ -165,11 +164,10 @@ class Dispatcher:
 
     async def _paced(self, claimed: list[Message], channel: str, now: int) -> list[Message]:
         """The claimed messages that may go now; the others go back to the queue."""
-        assert self._pacing is not None
         ready: list[Message] = []
         held: list[tuple[str, int]] = []
         for msg in claimed:
-            account = await self._accounts.by_id(msg.account_id) if self._accounts else None
+            account = await self._accounts.by_id(msg.account_id)
             wait = await self._pacing.hold(msg, account, channel)
             if wait:
                 held.append((msg.uuid, now + seconds(wait)))
@@ -177,8 +175,7 @@ class Dispatcher:
                 ready.append(msg)
         if held:
             self.paced += len(held)
-            if self._metrics is not None:
-                self._metrics.paced.labels(channel).inc(len(held))
+            self._metrics.paced.labels(channel).inc(len(held))
             log.debug("paced messages wait in the queue", count=len(held))
             await self._writer.run(lambda conn: message_store.defer(conn, self._node, held))
         return ready

@@ -280,11 +280,7 @@ class Gateway:
 
     async def record(self, events: list[Event]) -> recorder.Outcome:
         """Apply events to messages (the state machine) in one transaction."""
-        now = self.clock.now_us()
-        inbound = self.settings.inbound
-        outcome = await self.writer.run(
-            lambda conn: recorder.apply(conn, events, now=now, inbound=inbound)
-        )
+        outcome = await self.writer.run(lambda conn: self.record_in(conn, events))
         self.published(outcome)
         return outcome
 

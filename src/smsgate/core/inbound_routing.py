@@ -33,7 +33,7 @@ from smsgate.store import numbers as number_store
 from smsgate.store import opt_outs as opt_out_store
 from smsgate.store.keyword_rules import KeywordRule
 from smsgate.store.numbers import Application
-from smsgate.text.numbers import check_destination, sanitize_destination
+from smsgate.text.numbers import check_destination, international
 
 #: Who submits the standard keywords' replies (they go even to a number that just opted out).
 KEYWORD_REPLY = "keywords/reply"
@@ -194,15 +194,6 @@ def _standard_keyword(
         if not rows:
             result.notes.append(("reply_refused", f"{msg.from_number} cannot be answered"))
         result.replies += rows
-
-
-def international(number: str) -> str:
-    """``number`` as international digits when it is one written another way (``0044…``)."""
-    digits = sanitize_destination(number)
-    if digits.startswith("00"):
-        digits = digits[2:]
-    found = check_destination(digits) if digits.isdigit() else None
-    return found.number if found is not None else number
 
 
 def reply_rows(

@@ -10,7 +10,6 @@ transaction. HEAD requests and link-preview bots see the link's state without us
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -27,6 +26,7 @@ from smsgate.store import links as link_store
 from smsgate.store import messages as message_store
 from smsgate.store import outbox
 from smsgate.store.links import CONTENT, REDIRECT, Link
+from smsgate.store.tokens import digest
 
 if TYPE_CHECKING:
     from smsgate.core.gateway import Gateway
@@ -111,10 +111,6 @@ def new_token() -> tuple[str, str]:
     """A new token and the digest the store keeps of it."""
     token = secrets.token_urlsafe(24)
     return token, digest(token)
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def is_preview_bot(user_agent: str) -> bool:

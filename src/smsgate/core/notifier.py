@@ -204,8 +204,9 @@ class Notifier:
             "b_updated_at": now,
             "b_next_attempt_at": next_at,
         }
-        works = self._on_delivery.pop(cb.id, []) if state == "delivered" else []
-        self._on_delivery.pop(cb.id, None)
+        works = self._on_delivery.pop(cb.id, [])
+        if state != "delivered":
+            works = []  # what a refused or failed attempt asked for is not done
         hook = self.settled.get(cb.kind)
         events = hook(cb, state == "delivered", error) if hook and state != "pending" else []
         record_in = self.record_in

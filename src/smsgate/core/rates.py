@@ -27,10 +27,6 @@ class Rate:
                 return f"{self.count}/{name}"
         return f"{self.count}/{self.seconds:g}s"
 
-    @property
-    def per_second(self) -> float:
-        return self.count / self.seconds
-
 
 def parse_rate(raw: str | None) -> Rate | None:
     """``raw`` as a Rate, None for no limit; ValueError saying what is wrong otherwise."""

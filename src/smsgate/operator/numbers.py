@@ -52,11 +52,6 @@ def _account(conn: Connection, auth_id: str) -> Account:
     return _existing(conn, auth_id)
 
 
-def channel_names(settings: Settings) -> list[str]:
-    """The channels and inbound endpoints (each records its name as its messages' channel)."""
-    return [c.name for c in settings.channels] + [e.name for e in settings.inbound_endpoints]
-
-
 def _application(conn: Connection, app_id: str, account: Account | None = None) -> Application:
     found = number_store.application(conn, app_id) if app_id.isdigit() else None
     if found is None:
@@ -148,7 +143,7 @@ def numbers_add(
             number=value,
             account_id=account.id,
             app_id=app.app_id if app else None,
-            channel=number_store.check_channel(channel, channel_names(settings)),
+            channel=number_store.check_channel(channel, settings.receiving_channels),
             alias=number_store.check_alias(alias),
             now=SystemClock().now_us(),
         )
@@ -218,7 +213,7 @@ def numbers_update(
             wanted = None if channel.strip().lower() == ANY else channel
             if wanted is not None and wanted.strip() == "":
                 raise click.BadParameter(f"a channel's name, or {ANY}", param_hint="--channel")
-            changes["channel"] = number_store.check_channel(wanted, channel_names(settings))
+            changes["channel"] = number_store.check_channel(wanted, settings.receiving_channels)
         if alias is not None:
             changes["alias"] = number_store.check_alias(alias)
         number_store.update_number(conn, found.number, **changes)

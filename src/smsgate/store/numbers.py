@@ -182,6 +182,11 @@ class Refused(ValueError):
         self.message = message
         self.kind = kind
 
+    @property
+    def status(self) -> int:
+        """The HTTP status an API answers it with."""
+        return {"unknown": 404, "duplicate": 409}.get(self.kind, 400)
+
 
 def clean_number(raw: str) -> str:
     """``raw`` as stored and as inbound messages name it (``sanitize_sender``: ``+``, spaces
@@ -220,13 +225,6 @@ def check_name(raw: str) -> str:
     return value
 
 
-def check_method(raw: str) -> str:
-    value = raw.strip().upper()
-    if value not in ("GET", "POST"):
-        raise Refused("message_method", f"invalid message_method {raw[:10]!r}: use GET or POST")
-    return value
-
-
 def check_channel(name: str | None, known: Collection[str]) -> str | None:
     """``name`` when it is one of the ``known`` channels; None (any channel) for None or ""."""
     if name is None or name.strip() == "":
@@ -248,8 +246,8 @@ def owned_application(conn: Connection, app_id: str, account_id: int) -> Applica
     return found
 
 
-def _stored(conn: Connection, value: str) -> Number | None:
-    return number(conn, value)
+#: ``number`` under another name, for functions whose parameter is called ``number``.
+_find_number = number
 
 
 def add_number(
@@ -263,7 +261,7 @@ def add_number(
     now: int,
 ) -> Number:
     """Give ``number`` (cleaned already) to an account, bound to one of its applications."""
-    if _stored(conn, number) is not None:
+    if _find_number(conn, number) is not None:
         raise Refused("number", f"number {number} belongs to an account already", "duplicate")
     app = owned_application(conn, app_id, account_id) if app_id else None
     return insert_number(

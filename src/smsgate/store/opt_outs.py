@@ -1,4 +1,5 @@
-"""Queries on the opt-out list: numbers that said STOP to an account."""
+"""Queries on the opt-out list: numbers that said STOP to an account, kept in international
+digits however they were written (``0044…``, ``+44 …``), as sends address them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, select
 
 from smsgate.store.schema import opt_outs as o
+from smsgate.text.numbers import international
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,7 @@ def add(
     conn: Connection, account_id: int, number: str, keyword: str, uuid: str | None, now: int
 ) -> bool:
     """Put ``number`` on the account's list; False when it was there already."""
+    number = international(number)
     if is_out(conn, account_id, number):
         return False
     conn.execute(
@@ -37,11 +40,13 @@ def add(
 
 
 def remove(conn: Connection, account_id: int, number: str) -> bool:
+    number = international(number)
     done = conn.execute(delete(o).where(o.c.account_id == account_id, o.c.number == number))
     return bool(done.rowcount)
 
 
 def is_out(conn: Connection, account_id: int, number: str) -> bool:
+    number = international(number)
     found = conn.execute(
         select(o.c.id).where(o.c.account_id == account_id, o.c.number == number).limit(1)
     ).first()

@@ -30,6 +30,16 @@ class Destination:
     country_iso2: str
 
 
+def international(number: str) -> str:
+    """``number`` as international digits when it is one written another way (``+44 …``,
+    ``0044…``); anything else (a short code, a national number) as it is."""
+    digits = sanitize_destination(number)
+    if digits.startswith("00"):
+        digits = digits[2:]
+    found = check_destination(digits) if digits.isdigit() else None
+    return found.number if found is not None else number
+
+
 def sanitize_destination(raw: str) -> str:
     return _DST_STRIP.sub("", raw)
 

@@ -23,7 +23,6 @@ from smsgate.api.admin.auth import require_admin
 from smsgate.api.bodies import read_params
 from smsgate.api.errors import ApiError
 from smsgate.api.responses import JSONResponse
-from smsgate.config import Settings
 from smsgate.core.clock import iso
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account
@@ -35,16 +34,6 @@ from smsgate.store.opt_outs import OptOut
 from smsgate.text.numbers import sanitize_sender
 
 router = APIRouter(prefix="/admin/api", tags=["Admin"], dependencies=[Depends(require_admin)])
-
-
-def channel_names(settings: Settings) -> list[str]:
-    """What a number may be bound to: the channels, and the inbound endpoints (each records
-    its name as the channel of what arrives through it)."""
-    return [c.name for c in settings.channels] + [e.name for e in settings.inbound_endpoints]
-
-
-def status_of(exc: Refused) -> int:
-    return {"unknown": 404, "duplicate": 409}.get(exc.kind, 400)
 
 
 def described(
@@ -121,7 +110,7 @@ async def create(request: Request) -> Response:
     channel = p.text(body, "channel", max_length=64)
     alias = p.text(body, "alias", max_length=number_store.MAX_ALIAS + 1) or ""
     now = gateway.clock.now_us()
-    known = channel_names(gateway.settings)
+    known = gateway.settings.receiving_channels
 
     def work(conn: Connection) -> dict[str, Any]:
         made = add(
@@ -142,7 +131,7 @@ async def create(request: Request) -> Response:
     try:
         shown = await gateway.writer.run(work)
     except Refused as exc:
-        raise ApiError(status_of(exc), exc.message) from None
+        raise ApiError(exc.status, exc.message) from None
     except IntegrityError:  # added at the same moment elsewhere
         raise ApiError(409, "this number belongs to an account already") from None
     return JSONResponse(shown, status_code=201)

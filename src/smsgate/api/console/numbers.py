@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from smsgate.api import params as p
-from smsgate.api.admin.numbers import channel_names
 from smsgate.api.console.account_picker import chosen, default_choice, every_account, names
 from smsgate.api.console.auth import Admin, CurrentAdmin
 from smsgate.api.console.flash import Flash
@@ -98,7 +97,7 @@ async def show_numbers(
         accounts=accounts,
         account_names=names(accounts),
         auth_ids={a.id: a.auth_id for a in accounts},
-        channels=channel_names(gateway.settings),
+        channels=gateway.settings.receiving_channels,
         quote=quote,
         values=form.values
         if form
@@ -129,7 +128,7 @@ async def _write(gateway: Gateway, work: Callable[[Connection], T]) -> T:
 def _channel(form: Form, gateway: Gateway) -> str | None:
     raw = form.text("channel", "channel", max_length=64)
     try:
-        return number_store.check_channel(raw, channel_names(gateway.settings))
+        return number_store.check_channel(raw, gateway.settings.receiving_channels)
     except Refused as exc:
         raise FormError(f"channel: {exc.message}") from None
 

@@ -100,7 +100,7 @@ async def account_ids(request: Request, scope: Scope, query: Mapping[str, str]) 
 
 
 def refusal(exc: Refused) -> ApiError:
-    return ApiError({"unknown": 404, "duplicate": 409}.get(exc.kind, 400), exc.message)
+    return ApiError(exc.status, exc.message)
 
 
 def owners(conn: Connection, ids: set[int]) -> dict[int, Account]:
