@@ -261,16 +261,22 @@ class _Found:
 
 
 def _find(
-    conn: Connection, settings: Settings, auth_id: str | None, to: str, sender: str, text: str
+    conn: Connection,
+    settings: Settings,
+    auth_id: str | None,
+    to: str,
+    sender: str,
+    text: str,
+    channel: str,
 ) -> _Found:
-    # As an arrival is stored: numbers as digits, then the number's owner decides.
+    # As an arrival is routed: numbers as digits, then the number's owner on this channel.
     to, sender = sanitize_sender(to)[:32], sanitize_sender(sender)[:32]
-    number = number_store.number(conn, to)
+    owner_id, application_id = routing.owner(conn, to, channel)
     account: Account | None
     if auth_id:
         account = _account(conn, auth_id)
-    elif number is not None:
-        account = account_store.by_id(conn, number.account_id)
+    elif owner_id is not None:
+        account = account_store.by_id(conn, owner_id)
     else:
         account = account_store.first_main_account(conn)
     if account is None:
@@ -299,8 +305,8 @@ def _find(
             message.intent = intent[0]
     rule = routing.matching_rule(rule_store.for_account(conn, account.id), message)
     application = ""
-    if number is not None and number.account_id == account.id and number.application_id:
-        app = number_store.application_by_id(conn, number.application_id)
+    if application_id is not None and owner_id == account.id:
+        app = number_store.application_by_id(conn, application_id)
         if app is not None and app.message_url:
             application = f"application {app.app_id} ({app.message_url})"
     return _Found(account, message, rule, intent, application)
@@ -393,6 +399,7 @@ def _describe(spec: LinkSpec) -> str:
 @click.option("--text", required=True)
 @click.option("--account", "auth_id", help="auth_id (default: the number's owner, or the first).")
 @click.option("--deliver", is_flag=True, help="Hand a made-up message to the matching handler.")
+@click.option("--channel", help="The channel it arrives on (default: the first configured).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def rules_test(
@@ -402,14 +409,17 @@ def rules_test(
     text: str,
     auth_id: str | None,
     deliver: bool,
+    channel: str | None,
     as_json: bool,
 ) -> None:
     """Which rule an inbound message would match; with --deliver, what its handler answers to
     a made-up message (nothing is stored or sent; a webhook gets a request signed with the
     account's token, as a real one)."""
     settings = obj.settings()
+    arrival = channel or settings.channels[0].name
     found = _with_db(
-        settings, lambda conn: _find(conn, settings, auth_id, to_number, from_number, text)
+        settings,
+        lambda conn: _find(conn, settings, auth_id, to_number, from_number, text, arrival),
     )
     rule = found.rule
     report: dict[str, Any] = {

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Connection
@@ -23,6 +22,7 @@ from smsgate.api.bodies import read_params
 from smsgate.api.errors import ApiError
 from smsgate.api.plivo import schemas
 from smsgate.api.plivo.auth import plivo_scope
+from smsgate.api.plivo.listing import links_around, read_page
 from smsgate.api.responses import JSONResponse
 from smsgate.core.accounts import AccessDenied, Scope
 from smsgate.core.errors import InvalidParameter
@@ -48,18 +48,8 @@ def gateway_of(request: Request) -> Gateway:
 # what every Plivo list of this kind shares --------------------------------------------------
 
 
-def page_of(query: Mapping[str, str]) -> tuple[int, int]:
-    """``limit`` (1 to 20, default 20) and ``offset`` (0 or more) of a list request."""
-    for name in query:
-        p.text(query, name)  # refuses NUL characters, which no filter needs
-    limit = p.integer(query, "limit", MAX_LIMIT)
-    offset = p.integer(query, "offset", 0)
-    assert limit is not None and offset is not None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidParameter("limit", f"invalid limit {limit}: use 1 to {MAX_LIMIT}")
-    if offset < 0:
-        raise InvalidParameter("offset", f"invalid offset {offset}: use 0 or more")
-    return limit, offset
+#: ``limit`` and ``offset`` of a list request, as every Plivo list reads them.
+page_of = read_page
 
 
 def listing(
@@ -67,19 +57,15 @@ def listing(
 ) -> dict[str, Any]:
     """Plivo's list envelope: ``meta`` (with links to the pages on either side, keeping the
     filters) and one page of ``objects``."""
-    kept = [(k, v) for k, v in query.items() if k not in ("limit", "offset")]
-
-    def link(at: int) -> str:
-        return f"{base}?{urlencode([('limit', limit), ('offset', at), *kept])}"
-
     total = len(objects)
+    following, previous = links_around(base, query, limit, offset, total)
     return {
         "api_id": api_id(),
         "meta": {
             "limit": limit,
             "offset": offset,
-            "next": link(offset + limit) if offset + limit < total else None,
-            "previous": link(max(0, offset - limit)) if offset > 0 else None,
+            "next": following,
+            "previous": previous,
             "total_count": total,
         },
         "objects": objects[offset : offset + limit],

@@ -65,9 +65,11 @@ def _tightest(values: list[int | None], pick: Callable[..., int]) -> int | None:
     return pick(present) if present else None
 
 
-def read_filter(params: Mapping[str, str], account_ids: tuple[int, ...], now: int) -> ListQuery:
+def read_page(params: Mapping[str, str]) -> tuple[int, int]:
+    """``limit`` (1 to 20, default 20) and ``offset`` (0 or more) of any Plivo list request;
+    refuses NUL characters in every parameter, which no filter needs."""
     for name in params:
-        p.text(params, name)  # refuses NUL characters, which no filter needs
+        p.text(params, name)
     limit = p.integer(params, "limit", DEFAULT_LIMIT)
     offset = p.integer(params, "offset", 0)
     assert limit is not None and offset is not None
@@ -75,6 +77,11 @@ def read_filter(params: Mapping[str, str], account_ids: tuple[int, ...], now: in
         raise InvalidParameter("limit", f"invalid limit {limit}: use 1 to {MAX_LIMIT}")
     if offset < 0:
         raise InvalidParameter("offset", f"invalid offset {offset}: use 0 or more")
+    return limit, offset
+
+
+def read_filter(params: Mapping[str, str], account_ids: tuple[int, ...], now: int) -> ListQuery:
+    limit, offset = read_page(params)
     link_params = {k: v for k, v in params.items() if k not in ("limit", "offset")}
     times = {name: _time(params, name) for name in _TIME_FILTERS}
     if all(value is None for value in times.values()):
@@ -112,8 +119,14 @@ def read_filter(params: Mapping[str, str], account_ids: tuple[int, ...], now: in
 
 def page_links(base: str, query: ListQuery, total: int) -> tuple[str | None, str | None]:
     """``meta.next`` and ``meta.previous``: the same query, one page on or back."""
-    kept = list(query.link_params.items())
-    limit, offset = query.limit, query.offset
+    return links_around(base, query.link_params, query.limit, query.offset, total)
+
+
+def links_around(
+    base: str, kept_params: Mapping[str, str], limit: int, offset: int, total: int
+) -> tuple[str | None, str | None]:
+    """The links one page on and one back from ``offset``, keeping ``kept_params``."""
+    kept = [(k, v) for k, v in kept_params.items() if k not in ("limit", "offset")]
 
     def link(at: int) -> str:
         return f"{base}?{urlencode([('limit', limit), ('offset', at), *kept])}"
