@@ -1418,3 +1418,22 @@ async def test_what_numbers_and_applications_are_called_is_shown_escaped(console
         "/admin/numbers", {"number": "6012", "account": "x", "alias": HOSTILE}
     )
     assert again.status_code == 400 and ESCAPED in again.text and "<script>" not in again.text
+
+
+async def test_a_reply_links_to_the_message_it_answers(console: Console) -> None:
+    from smsgate.core.events import InboundReceived
+    from smsgate.store.schema import messages as messages_table
+
+    gateway = console.gateway
+    outcome = await gateway.record([InboundReceived("simulator", "447700900123", "1000", "STOP")])
+    inbound = outcome.transitions[0].uuid
+    replies = await gateway.db.read(
+        lambda conn: conn.execute(
+            select(messages_table.c.uuid).where(messages_table.c.reply_to == inbound)
+        ).all()
+    )
+    [reply] = [row.uuid for row in replies]
+    page = (await console.get(f"/admin/messages/{reply}")).text
+    assert f'<a href="/admin/messages/{inbound}">' in page.split('id="reply-to"')[1]
+    asked = (await console.get(f"/admin/messages/{inbound}")).text
+    assert 'id="intent">optout<' in asked
