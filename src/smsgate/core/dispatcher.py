@@ -105,14 +105,25 @@ class Dispatcher:
         if channel is None or free == 0:
             return False
         want = min(free, limit)
-        claimed = await self._writer.run(lambda conn: self._claim(conn, now, want))
-        ready = await self._paced(await self._without_opted_out(claimed), channel.name, now)
+        claimed, out = await self._writer.run(lambda conn: self._claim_checked(conn, now, want))
+        ready = await self._paced(self._without_opted_out(claimed, out), channel.name, now)
         for msg in ready:
             channel.in_flight += 1
             task = asyncio.create_task(self._send(channel, msg))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
         return len(claimed) == want and channel.free_slots > 0
+
+    def _claim_checked(
+        self, conn: Connection, now: int, want: int
+    ) -> tuple[list[Message], set[tuple[int, str]]]:
+        """The claim, and which of its destinations opted out of their account's messages
+        (read in the claim's own transaction: no second trip to the store)."""
+        claimed = self._claim(conn, now, want)
+        wanted = {
+            (msg.account_id, msg.to_number) for msg in claimed if msg.submitted_by != KEYWORD_REPLY
+        }
+        return claimed, opt_out_store.opted_out(conn, wanted)
 
     def _claim(self, conn: Connection, now: int, want: int) -> list[Message]:
         """Up to ``want`` due messages, shared fairly among the accounts waiting."""
@@ -141,16 +152,12 @@ class Dispatcher:
             claimed += message_store.claim(conn, self._node, now, want - len(claimed), account)
         return claimed
 
-    async def _without_opted_out(self, claimed: list[Message]) -> list[Message]:
+    def _without_opted_out(
+        self, claimed: list[Message], out: set[tuple[int, str]]
+    ) -> list[Message]:
         """The claimed messages whose destination has not opted out of their account's
-        messages (STOP); the others fail with error 200. The replies confirming an opt-out
-        go all the same."""
-        wanted = {
-            (msg.account_id, msg.to_number) for msg in claimed if msg.submitted_by != KEYWORD_REPLY
-        }
-        if not wanted:
-            return claimed
-        out = await self._db.read(lambda conn: opt_out_store.opted_out(conn, wanted))
+        messages (STOP, in ``out``); the others fail with error 200. The replies confirming
+        an opt-out go all the same."""
         if not out:
             return claimed
         kept = []
