@@ -130,8 +130,14 @@ class Connection:
                 self.last_read = loop.time()
                 for frame in self._framer.feed(data):
                     self._frame(frame)
+                if self._framer.lost:
+                    raise FramingError(self._framer.lost)
         except FramingError as exc:
             log.warning("smpp stream lost", connection=self.name, error=str(exc))
+            # Requests read before the stream was lost are still answered.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.response_timeout):
+                    await self.idle()
         except (ConnectionError, OSError) as exc:
             log.info("smpp connection lost", connection=self.name, error=str(exc))
         finally:
@@ -139,20 +145,14 @@ class Connection:
 
     def _frame(self, frame: bytes | Oversized) -> None:
         if isinstance(frame, Oversized):
-            self._refuse(frame.command, frame.sequence, Status.ESME_RINVCMDLEN, "too long")
+            self._unreadable(frame.command, frame.sequence, Status.ESME_RINVCMDLEN, "too long")
             return
         try:
             pdu = decode(frame)
         except PduError as exc:
             command = exc.command if exc.command is not None else 0
             sequence = exc.sequence if exc.sequence is not None else 0
-            if command & RESPONSE_BIT:
-                # An unreadable response still answers its request, as a failure.
-                future = self._pending.get(sequence)
-                if future is not None and not future.done():
-                    future.set_result(Pdu(command, sequence, exc.status))
-                    return
-            self._refuse(command, sequence, exc.status, exc.reason)
+            self._unreadable(command, sequence, exc.status, exc.reason)
             return
         if pdu.is_response:
             future = self._pending.get(pdu.sequence)
@@ -171,6 +171,24 @@ class Connection:
         task = asyncio.get_running_loop().create_task(self._serve(pdu))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _unreadable(self, command: int, sequence: int, status: int, reason: str) -> None:
+        """A frame that cannot be read: a response still answers its request, as a failure
+        (and is not itself answered); a request is refused."""
+        if command & RESPONSE_BIT:
+            future = self._pending.get(sequence)
+            if future is not None and not future.done():
+                future.set_result(Pdu(command, sequence, status))
+            else:
+                log.info(
+                    "smpp unreadable response nobody waits for",
+                    connection=self.name,
+                    command=f"0x{command:08X}",
+                    sequence=sequence,
+                    reason=reason,
+                )
+            return
+        self._refuse(command, sequence, status, reason)
 
     def _refuse(self, command: int, sequence: int, status: int, reason: str) -> None:
         log.info(
@@ -203,7 +221,13 @@ class Connection:
                 answer = response_to(pdu, Status.ESME_RSYSERR) if has_response else None
             if answer is not None and not self.closed.is_set():
                 with contextlib.suppress(ConnectionClosed):
-                    self.send(answer)
+                    try:
+                        self.send(answer)
+                    except PduError as exc:
+                        log.error(
+                            "smpp answer does not encode", connection=self.name, error=str(exc)
+                        )
+                        self.send(response_to(pdu, Status.ESME_RSYSERR))
                     await self.drain()
 
     # --- closing ---------------------------------------------------------------------------

@@ -601,9 +601,13 @@ class Framer:
         self._buffer = bytearray()
         self._skip = 0
         self.max_length = max_length
+        #: Why the stream was lost, once it was (then ``feed`` raises FramingError).
+        self.lost: str | None = None
 
     def feed(self, data: bytes) -> list[bytes | Oversized]:
         """Every whole frame ``data`` completes; FramingError when the stream is lost."""
+        if self.lost:
+            raise FramingError(self.lost)
         buffer = self._buffer
         if self._skip:
             dropped = min(self._skip, len(data))
@@ -614,7 +618,10 @@ class Framer:
         while len(buffer) >= HEADER_SIZE:
             length, command, _, sequence = HEADER.unpack_from(buffer)
             if length < HEADER_SIZE:
-                raise FramingError(f"command_length {length} is under 16: the stream is lost")
+                self.lost = f"command_length {length} is under 16: the stream is lost"
+                if out:
+                    break  # the frames before it are whole: take them first
+                raise FramingError(self.lost)
             if length > self.max_length:
                 out.append(Oversized(command, sequence, length))
                 skip = length - HEADER_SIZE
