@@ -688,6 +688,10 @@ from smsgate.operator.numbers import register as register_numbers  # noqa: E402
 
 register_numbers(main)  # numbers, applications, optouts
 
+from smsgate.operator.smpp import register as register_smpp  # noqa: E402
+
+register_smpp(main)  # smpp users
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -296,6 +296,44 @@ class InboundEndpointSettings(BaseModel):
         return self
 
 
+class SmppServerSettings(BaseModel):
+    """The SMPP 3.4 server face: ESMEs bind with credentials from ``smsgate smpp users add``
+    and submit messages (see docs/smpp-server.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=2775, ge=0, le=65535)
+    tls_port: int | None = Field(
+        default=None, ge=0, le=65535, description="a TLS listener too (needs the cert and key)"
+    )
+    tls_cert_file: Path | None = Field(default=None, description="PEM certificate chain")
+    tls_key_file: Path | None = Field(default=None, description="PEM private key")
+    window: int = Field(
+        default=100, ge=1, le=10_000, description="requests served at once per session"
+    )
+    enquire_link_timeout: float = Field(
+        default=90.0, gt=0, description="seconds a session may stay silent before it is closed"
+    )
+    bind_timeout: float = Field(default=30.0, gt=0, description="seconds a connection has to bind")
+    receipt_window: int = Field(
+        default=10, ge=1, le=1000, description="deliver_sm outstanding per session"
+    )
+    receipt_retry_hours: float = Field(
+        default=24.0, gt=0, description="how long a receipt waits for its ESME to bind"
+    )
+    default_alphabet: Literal["gsm7", "latin1", "ascii"] = Field(
+        default="gsm7", description="what data_coding 0 means"
+    )
+
+    @model_validator(mode="after")
+    def _tls(self) -> SmppServerSettings:
+        if self.tls_port is not None and (self.tls_cert_file is None or self.tls_key_file is None):
+            raise ValueError("smpp_server.tls_port needs tls_cert_file and tls_key_file")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SMSGATE_", env_nested_delimiter="__", extra="forbid"
@@ -333,6 +371,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     inbound_endpoints: list[InboundEndpointSettings] = Field(default_factory=list)
+    smpp_server: SmppServerSettings = Field(default_factory=SmppServerSettings)
 
     @field_validator("inbound_endpoints")
     @classmethod

@@ -132,8 +132,15 @@ def banner(settings: Settings, port: int, boot: Bootstrap, show_credentials: boo
         f"Console:       {base}/admin (as an admin user)",
         f"Send page:     {base}/send (with a pass code: `smsgate passcodes create`)",
         f"API reference: {base}/docs",
-        "",
     ]
+    smpp = settings.smpp_server
+    if smpp.enabled:
+        tls = f", TLS on {smpp.tls_port}" if smpp.tls_port is not None else ""
+        lines.append(
+            f"SMPP server:   {smpp.host}:{smpp.port}{tls} (`smsgate smpp users add` issues "
+            "credentials)"
+        )
+    lines.append("")
     return "\n".join(lines)
 
 

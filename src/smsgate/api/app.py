@@ -23,6 +23,7 @@ from smsgate.api.plivo import messages as plivo_messages
 from smsgate.api.plivo import numbers as plivo_numbers
 from smsgate.api.responses import JSONResponse
 from smsgate.core.gateway import Gateway
+from smsgate.smpp_server.server import SmppServer
 
 DESCRIPTION = """\
 smsgate is a self-hosted SMS gateway. Its primary API is Plivo's Messaging REST API: point a
@@ -39,17 +40,24 @@ def create_app(
     on_started: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The application. With ``manage_gateway`` it starts and stops the gateway with itself;
-    ``on_started`` runs once the gateway is up."""
+    the SMPP server face runs with it when ``[smpp_server]`` is enabled; ``on_started`` runs
+    once they are up."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_gateway:
             await gateway.start()
-        if on_started is not None:
-            on_started()
+        smpp: SmppServer | None = None
         try:
+            if gateway.settings.smpp_server.enabled:
+                smpp = app.state.smpp_server = SmppServer(gateway)
+                await smpp.start()
+            if on_started is not None:
+                on_started()
             yield
         finally:
+            if smpp is not None:
+                await smpp.stop()
             if manage_gateway:
                 await gateway.stop()
 

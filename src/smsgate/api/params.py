@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from smsgate.core.errors import InvalidParameter
+from smsgate.core.submission import is_smpp_url
+from smsgate.smpp_server.urls import check_message_url
 
 Params = Mapping[str, Any]
 
@@ -103,6 +105,18 @@ def http_url(params: Params, name: str) -> str | None:
             name, f"invalid {name} {value!r}: use a fully qualified http:// or https:// URL"
         )
     return value
+
+
+def message_url(params: Params, name: str) -> str | None:
+    """An application's ``message_url``: an http(s) URL, or ``smpp://SYSTEM_ID`` for an ESME
+    bound to the SMPP server face (see docs/smpp-server-delivery.md)."""
+    value = text(params, name, max_length=MAX_URL)
+    if value is None or not is_smpp_url(value.strip()):
+        return http_url(params, name)
+    try:
+        return check_message_url(value.strip())
+    except ValueError as exc:
+        raise InvalidParameter(name, f"invalid {name}: {exc}") from None
 
 
 def _kind(value: Any) -> str:

@@ -35,6 +35,7 @@ from smsgate.core.notifier import Notifier
 from smsgate.core.pacing import Pacing
 from smsgate.core.sink import BatchingSink
 from smsgate.core.submission import Prepared, Submission, prepare
+from smsgate.smpp_server.delivery import SmppDelivery
 from smsgate.store import messages as message_store
 from smsgate.store import nodes as node_store
 from smsgate.store import schema
@@ -111,6 +112,7 @@ class Gateway:
         self.notifier.publish = self.published
         self.forwarding = Forwarding(self)
         self.handlers = Handlers(self)
+        self.smpp_delivery = SmppDelivery(self, window=settings.smpp_server.receipt_window)
         self._tasks: list[asyncio.Task[None]] = []
         self._watchers: set[asyncio.Queue[recorder.Transition]] = set()
         self._last_beat = 0.0
@@ -288,7 +290,13 @@ class Gateway:
         """``record``'s work inside a transaction of the caller's (call ``published`` with
         the outcome once it is committed)."""
         now = self.clock.now_us()
-        return recorder.apply(conn, events, now=now, inbound=self.settings.inbound)
+        return recorder.apply(
+            conn,
+            events,
+            now=now,
+            inbound=self.settings.inbound,
+            receipt_hours=self.settings.smpp_server.receipt_retry_hours,
+        )
 
     def published(self, outcome: recorder.Outcome) -> None:
         """Tell watchers, metrics and loops what a committed ``record`` did."""

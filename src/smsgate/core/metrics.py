@@ -43,3 +43,9 @@ class Metrics:
         self.channel_up = Gauge(
             "smsgate_channel_up", "1 when the channel is up", ["channel"], registry=self.registry
         )
+        self.smpp_binds = Counter(
+            "smsgate_smpp_binds",
+            "SMPP server bind requests by outcome (bound, refused)",
+            ["outcome"],
+            registry=self.registry,
+        )

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from smsgate.config import InboundSettings
 from smsgate.core import errors
 from smsgate.core import inbound_routing as routing
+from smsgate.core.clock import seconds
 from smsgate.core.events import (
     DeliveryReport,
     Event,
@@ -30,7 +31,7 @@ from smsgate.core.ids import api_id, uuid7
 from smsgate.core.models import Message
 from smsgate.core.privacy import HIDE_CONTENT, HIDE_NUMBERS
 from smsgate.core.states import TERMINAL, Direction, State, can_move
-from smsgate.core.submission import status_callback_row
+from smsgate.core.submission import is_smpp_url, receipt_row, status_callback_row
 from smsgate.store import accounts as account_store
 from smsgate.store import messages as message_store
 from smsgate.store import outbox
@@ -63,8 +64,9 @@ class Outcome:
 class _Batch:
     """The messages of one batch and the rows their changes produce."""
 
-    def __init__(self, loaded: list[Message], now: int) -> None:
+    def __init__(self, loaded: list[Message], now: int, receipt_window: int) -> None:
         self.now = now
+        self.receipt_window = receipt_window
         self.by_uuid = {msg.uuid: msg for msg in loaded}
         self.by_ref: dict[tuple[str | None, str | None], Message] = {
             (msg.channel, msg.channel_ref): msg for msg in loaded if msg.channel_ref
@@ -127,9 +129,14 @@ class _Batch:
         msg.claimed_by = None
         self.note(msg, target.value, error_code, detail)
         if msg.url and msg.direction == Direction.OUTBOUND:
-            msg.callback_seq += 1
-            self.callbacks.append(status_callback_row(msg, target, msg.callback_seq, self.now))
-            self.outcome.callbacks += 1
+            if not is_smpp_url(msg.url):
+                msg.callback_seq += 1
+                self.callbacks.append(status_callback_row(msg, target, msg.callback_seq, self.now))
+                self.outcome.callbacks += 1
+            elif target in TERMINAL:
+                deadline = self.now + self.receipt_window
+                self.callbacks.append(receipt_row(msg, target, self.now, deadline))
+                self.outcome.callbacks += 1
         self.outcome.transitions.append(
             Transition(msg.uuid, msg.direction, previous, target.value, msg.channel)
         )
@@ -304,10 +311,17 @@ def _inbound(
 
 
 def apply(
-    conn: Connection, events: list[Event], *, now: int, inbound: InboundSettings | None = None
+    conn: Connection,
+    events: list[Event],
+    *,
+    now: int,
+    inbound: InboundSettings | None = None,
+    receipt_hours: float = 24.0,
 ) -> Outcome:
     """Apply ``events`` in order inside the caller's transaction. With ``inbound``, new
-    inbound messages are routed (see ``core/inbound_routing.py``)."""
+    inbound messages are routed (see ``core/inbound_routing.py``). A message an ESME
+    submitted (an ``smpp://`` url) gets a receipt row for its final state instead of status
+    callbacks, tried for ``receipt_hours``."""
     uuids = {
         e.message_uuid for e in events if not isinstance(e, InboundReceived) and e.message_uuid
     }
@@ -317,7 +331,7 @@ def apply(
         if isinstance(e, DeliveryReport) and e.message_uuid is None and e.channel and e.channel_ref
     }
     loaded = message_store.lock(conn, uuids, refs)
-    batch = _Batch(loaded, now)
+    batch = _Batch(loaded, now, seconds(receipt_hours * 3600))
     if refs:
         batch.add_parts(part_store.of_messages(conn, batch.by_uuid))
     for event in events:

@@ -18,7 +18,7 @@ from smsgate.core.clock import seconds
 from smsgate.core.errors import InvalidParameter
 from smsgate.core.ids import uuid7
 from smsgate.core.models import Account, Message
-from smsgate.core.privacy import HIDE_NUMBERS
+from smsgate.core.privacy import HIDE_CONTENT, HIDE_NUMBERS
 from smsgate.core.states import Direction, State
 from smsgate.text.errors import EncodeError
 from smsgate.text.numbers import (
@@ -37,6 +37,13 @@ EXPIRY_MAX = 10_800
 EXPIRY_DEFAULT = 10_800
 LOG_VALUES = ("true", "false", "content_only", "number_only")
 DLT_CATEGORIES = ("transactional", "promotional", "service_implicit", "service_explicit")
+#: A ``url`` naming an ESME bound to the SMPP server face: receipts, not status callbacks.
+SMPP_SCHEME = "smpp://"
+RECEIPT = "smpp_receipt"
+
+
+def is_smpp_url(url: str | None) -> bool:
+    return url is not None and url[: len(SMPP_SCHEME)].lower() == SMPP_SCHEME
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +194,8 @@ def prepare(
     callbacks: list[dict[str, Any]] = []
     uuids: list[str] = []
     queued: dict[str, str] | None = None
+    # An ESME's url asks for receipts of the final states only: no "queued" callback.
+    status_url = bool(sub.url) and not is_smpp_url(sub.url)
     for dest in destinations:
         uuid = uuid7()
         uuids.append(uuid)
@@ -217,11 +226,11 @@ def prepare(
             dlt_entity_id=sub.dlt_entity_id,
             dlt_template_id=sub.dlt_template_id,
             dlt_template_category=sub.dlt_template_category,
-            callback_seq=1 if sub.url else 0,
+            callback_seq=1 if status_url else 0,
             expires_at=expires_at,
         )
         messages.append(msg.as_row())
-        if sub.url:
+        if status_url:
             # A destination's "queued" callback is the same as the first's but for its id,
             # number and units.
             if queued is None:
@@ -290,6 +299,32 @@ def status_callback_row(
         params=params or status_params(msg, status, sequence),
         private=msg.log in HIDE_NUMBERS,
         now=now,
+    )
+
+
+def receipt_row(msg: Message, status: str, now: int, deadline: int) -> dict[str, Any]:
+    """The delivery receipt announcing ``msg``'s final ``status`` to the ESME its ``url``
+    names (``smpp_server/delivery.py`` sends it), tried until ``deadline``."""
+    assert msg.url is not None
+    return callback_row(
+        account_id=msg.account_id,
+        message_uuid=msg.uuid,
+        kind=RECEIPT,
+        url=msg.url,
+        method=msg.method,
+        params={
+            "MessageUUID": msg.uuid,
+            "From": msg.from_number,
+            "To": msg.to_number,
+            "Status": status,
+            "ErrorCode": msg.error_code,
+            "SubmitDate": msg.created_at,
+            "DoneDate": now,
+            "Text": "" if msg.log in HIDE_CONTENT or msg.text is None else msg.text[:20],
+        },
+        private=msg.log in HIDE_NUMBERS,
+        now=now,
+        deadline=deadline,
     )
 
 

@@ -67,7 +67,7 @@ def _application(conn: Connection, app_id: str, account: Account | None = None) 
 
 def _message_url(raw: str) -> str | None:
     try:
-        return p.http_url({"message_url": raw}, "message_url")
+        return p.message_url({"message_url": raw}, "message_url")
     except InvalidParameter as exc:
         raise click.BadParameter(exc.message, param_hint="--message-url") from None
 
@@ -251,7 +251,11 @@ def applications() -> None:
 @applications.command("create")
 @click.option("--account", "auth_id", required=True, help="auth_id of the account it is for.")
 @click.option("--name", required=True, help="Its app_name.")
-@click.option("--message-url", required=True, help="http(s) URL that gets inbound messages.")
+@click.option(
+    "--message-url",
+    required=True,
+    help="http(s) URL that gets inbound messages, or smpp://SYSTEM_ID for an ESME.",
+)
 @click.option("--method", type=click.Choice(["GET", "POST"], case_sensitive=False), default="POST")
 @click.option(
     "--no-log",
@@ -312,7 +316,7 @@ def applications_list(obj: Context, auth_id: str | None, as_json: bool) -> None:
 @applications.command("update")
 @click.argument("app_id")
 @click.option("--name", help="A new app_name.")
-@click.option("--message-url", help=f"A new http(s) URL, or {NONE}.")
+@click.option("--message-url", help=f"A new http(s) URL, smpp://SYSTEM_ID, or {NONE}.")
 @click.option("--method", type=click.Choice(["GET", "POST"], case_sensitive=False))
 @click.option("--log/--no-log", default=None, help="log_incoming_messages.")
 @click.pass_obj

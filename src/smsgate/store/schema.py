@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -334,4 +335,50 @@ nodes = Table(
     Column("hostname", String(200), nullable=False),
     Column("started_at", BigInteger, nullable=False),
     Column("heartbeat_at", BigInteger, nullable=False),
+)
+
+#: Credentials of applications that bind to the SMPP server face (``smpp_server/``).
+#: ``binds``: the bind modes allowed, a comma list of transmitter, receiver, transceiver;
+#: ``submit_rate``: submit PDUs per system_id (``50/s``; "" for none).
+smpp_users = Table(
+    "smpp_users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", Id, ForeignKey("accounts.id"), nullable=False),
+    Column("system_id", String(15), nullable=False, unique=True),
+    Column("password_hash", String(300), nullable=False),
+    Column("binds", String(40), nullable=False, server_default="transmitter,receiver,transceiver"),
+    Column("max_binds", Integer, nullable=False, server_default="4"),
+    Column("submit_rate", String(24), nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("label", String(200), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_smpp_users_account", "account_id"),
+)
+
+#: Parts of concatenated messages an ESME submitted, kept until the last one arrives (then
+#: the message is stored and they go, in one transaction) or for ten minutes. ``group_id``
+#: is fixed by the first part; ``started_at`` is that part's time, on every row of the group;
+#: ``text`` is the part's text as UTF-8 (surrogatepass: a UCS-2 part may end inside a pair).
+smpp_parts = Table(
+    "smpp_parts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_id", String(32), nullable=False),
+    Column("system_id", String(15), nullable=False),
+    Column("src", String(32), nullable=False),
+    Column("dst", String(32), nullable=False),
+    Column("reference", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("text", LargeBinary, nullable=False),
+    Column("registered_delivery", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    UniqueConstraint(
+        "system_id", "src", "dst", "reference", "total", "seq", name="uq_smpp_parts_part"
+    ),
+    Index("ix_smpp_parts_group", "group_id"),
+    Index("ix_smpp_parts_started", "started_at"),
 )

@@ -247,10 +247,11 @@ def _app_fields(form: Form) -> tuple[str, str | None, str, bool]:
         raise FormError("name: give the application a name") from None
     raw_url = form.text("message_url", "message URL", max_length=p.MAX_URL)
     try:
-        url = p.http_url({"message_url": raw_url}, "message_url")
+        url = p.message_url({"message_url": raw_url}, "message_url")
     except InvalidParameter:
         raise FormError(
-            f"message URL {raw_url[:100]!r}: a full http:// or https:// URL, or nothing"
+            f"message URL {raw_url[:100]!r}: a full http:// or https:// URL, "
+            "smpp://SYSTEM_ID, or nothing"
         ) from None
     method = form.raw("message_method").strip().upper()
     if method not in ("GET", "POST"):

@@ -179,7 +179,7 @@ async def create_application(request: Request, scope: PlivoScope) -> Response:
         name = number_store.check_name(p.text(body, "app_name", required=True) or "")
     except Refused as exc:
         raise refusal(exc) from None
-    message_url = p.http_url(body, "message_url")
+    message_url = p.message_url(body, "message_url")
     method = _method(body, "POST")
     assert method is not None
     log = p.boolean(body, "log_incoming_messages", True)
@@ -256,7 +256,7 @@ async def modify_application(request: Request, app_id: str, scope: PlivoScope) -
     except Refused as exc:
         raise refusal(exc) from None
     if "message_url" in body:
-        changes["message_url"] = p.http_url(body, "message_url")  # "" or null: none
+        changes["message_url"] = p.message_url(body, "message_url")  # "" or null: none
     method = _method(body, None)
     if method is not None:
         changes["message_method"] = method
