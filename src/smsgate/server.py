@@ -92,7 +92,15 @@ async def prepare_store(db: Database) -> Bootstrap:
     return await asyncio.to_thread(first_start)
 
 
-def banner(settings: Settings, port: int, boot: Bootstrap, show_credentials: bool) -> str:
+def banner(
+    settings: Settings,
+    port: int,
+    boot: Bootstrap,
+    show_credentials: bool,
+    smpp_ports: tuple[int, int | None] | None = None,
+) -> str:
+    """What ``serve`` prints once it listens; ``smpp_ports`` are the SMPP server face's
+    listening ports (plain, TLS) when it runs."""
     host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"  # noqa: S104
     base = f"http://{host}:{port}"
     account = boot.account
@@ -133,12 +141,12 @@ def banner(settings: Settings, port: int, boot: Bootstrap, show_credentials: boo
         f"Send page:     {base}/send (with a pass code: `smsgate passcodes create`)",
         f"API reference: {base}/docs",
     ]
-    smpp = settings.smpp_server
-    if smpp.enabled:
-        tls = f", TLS on {smpp.tls_port}" if smpp.tls_port is not None else ""
+    if smpp_ports is not None:
+        plain, tls_port = smpp_ports
+        tls = f", TLS on {tls_port}" if tls_port is not None else ""
         lines.append(
-            f"SMPP server:   {smpp.host}:{smpp.port}{tls} (`smsgate smpp users add` issues "
-            "credentials)"
+            f"SMPP server:   {settings.smpp_server.host}:{plain}{tls} (`smsgate smpp users add` "
+            "issues credentials)"
         )
     lines.append("")
     return "\n".join(lines)
@@ -158,7 +166,9 @@ async def serve(settings: Settings, *, show_credentials: bool = False) -> None:
     gateway = Gateway(settings, db, node_id=node_id)
 
     def started() -> None:
-        sys.stdout.write(banner(settings, port, boot, show_credentials) + "\n")
+        smpp = getattr(app.state, "smpp_server", None)
+        ports = (smpp.port, smpp.tls_port) if smpp is not None else None
+        sys.stdout.write(banner(settings, port, boot, show_credentials, ports) + "\n")
         sys.stdout.flush()
 
     app = create_app(

@@ -844,15 +844,19 @@ async def test_the_application_runs_the_server_when_enabled(make_gateway: Gatewa
         writer.close()
     assert server.closing and not server.sessions
     account = await new_account(gateway)
-    shown = banner(gateway.settings, 8080, Bootstrap(account, False, None), False)
-    assert "SMPP server:   127.0.0.1:0 (`smsgate smpp users add` issues credentials)" in shown
+    shown = banner(gateway.settings, 8080, Bootstrap(account, False, None), False, (2776, None))
+    assert "SMPP server:   127.0.0.1:2776 (`smsgate smpp users add` issues credentials)" in shown
+    assert "SMPP server" not in banner(
+        gateway.settings, 8080, Bootstrap(account, False, None), False
+    )
 
 
 # smpplib -------------------------------------------------------------------------------------
 
 
 async def test_smpplib_binds_and_submits(face: Face) -> None:
-    smpplib = pytest.importorskip("smpplib.client")
+    import smpplib.client as smpplib
+
     answers: list[Any] = []
 
     def session() -> None:
