@@ -109,7 +109,7 @@ def http_url(params: Params, name: str) -> str | None:
 
 def message_url(params: Params, name: str) -> str | None:
     """An application's ``message_url``: an http(s) URL, or ``smpp://SYSTEM_ID`` for an ESME
-    bound to the SMPP server face (see docs/smpp-server-delivery.md)."""
+    bound to the SMPP server face (see docs/smpp-server.md)."""
     value = text(params, name, max_length=MAX_URL)
     if value is None or not is_smpp_url(value.strip()):
         return http_url(params, name)
