@@ -6,10 +6,12 @@ SMS-SUBMIT encoding and PDU decoding against python-gsmmodem-new on the same cor
 process. The HTTP section prints, for the Plivo send route: single-destination requests per
 second at 1, 16 and 64 concurrent connections with p50/p99 latency; destinations per second
 for bulk requests of 1,000 ``<``-joined numbers; and messages per second from accept to
-``delivered`` through the simulator channel. Client and server share this machine's cores:
-compare figures from one run.
+``delivered`` through the simulator channel. The SMPP section (bench/smpp.py) prints messages
+per second from the Plivo API through the SMPP client channel to an SMSC on the npm ``smpp``
+package, and from an ESME through the SMPP server face to the simulator, by window size.
+Client and server share this machine's cores: compare figures from one run.
 
-    python bench/run.py [--only text|http] [--database-url URL] [--duration SECONDS]
+    python bench/run.py [--only text|http|smpp] [--database-url URL] [--duration SECONDS]
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 import httpx
 
+import smpp as smpp_bench  # bench/smpp.py
 import text as text_engine  # bench/text.py
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,23 +121,29 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("text", "http"),
-        help="run one section: text (the text engine, no gateway) or http (wrk); default both",
+        choices=("text", "http", "smpp"),
+        help="run one section: text (the text engine, no gateway), http (wrk) or smpp; default all",
     )
     parser.add_argument("--database-url", help="default: SQLite in a fresh directory")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument(
         "--messages", type=int, default=20_000, help="messages for the accept-to-delivered run"
     )
+    parser.add_argument("--smpp-messages", type=int, default=10_000, help="messages per SMPP run")
     args = parser.parse_args()
-    if args.only != "http":
+    if args.only not in ("http", "smpp"):
         text_engine.run()
         if args.only == "text":
             return
         print()
-    if shutil.which("wrk") is None:
-        sys.exit("the HTTP benchmarks need wrk: sudo apt-get install wrk")
-    run_http(args)
+    if args.only != "smpp":
+        if shutil.which("wrk") is None:
+            sys.exit("the HTTP benchmarks need wrk: sudo apt-get install wrk")
+        run_http(args)
+        if args.only == "http":
+            return
+        print()
+    smpp_bench.run(args.smpp_messages)
 
 
 def run_http(args: argparse.Namespace) -> None:

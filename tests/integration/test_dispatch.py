@@ -411,3 +411,19 @@ async def test_settled_callbacks_of_masked_messages_keep_no_numbers(
         lambda conn: conn.execute(select(callbacks.c.params, callbacks.c.state)).all()
     )
     assert [(row.params, row.state) for row in kept] == [("{}", "delivered")] * 3
+
+
+async def test_a_channel_filled_by_one_claim_gets_more_as_soon_as_a_send_ends(
+    make_gateway: GatewayFactory,
+) -> None:
+    # One message in flight at a time and a poll a minute: each send's end must wake the
+    # dispatcher, or five messages would take five minutes.
+    gateway = await make_gateway(
+        background=True,
+        channels=[simulator(max_in_flight=1)],
+        dispatcher={"poll_interval": 60.0},
+    )
+    account = await new_account(gateway)
+    with gateway.watch() as changes:
+        uuids = await queue(gateway, account, dst="<".join(f"1415555010{i}" for i in range(5)))
+        await until(changes, {(u, "sent") for u in uuids}, timeout=10.0)

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from smsgate.channels.base import Channel, EventSink
 from smsgate.channels.modem import ModemChannel
 from smsgate.channels.simulator import SimulatorChannel
+from smsgate.channels.smpp import SmppChannel
 from smsgate.channels.smstools import SmstoolsChannel
 from smsgate.config import ChannelSettings
 from smsgate.core.clock import Clock
@@ -15,6 +16,7 @@ KINDS: dict[str, type[Channel]] = {
     SimulatorChannel.kind: SimulatorChannel,
     ModemChannel.kind: ModemChannel,
     SmstoolsChannel.kind: SmstoolsChannel,
+    SmppChannel.kind: SmppChannel,
 }
 
 

@@ -112,7 +112,11 @@ class Dispatcher:
             task = asyncio.create_task(self._send(channel, msg))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
-        return len(claimed) == want and channel.free_slots > 0
+        # A channel this claim filled wakes the loop as soon as a send ends, not at the next
+        # poll: its window, not the poll interval, sets the pace.
+        room = channel.free_slots
+        self._starved = room == 0
+        return len(claimed) == want and room > 0
 
     def _claim_checked(
         self, conn: Connection, now: int, want: int
