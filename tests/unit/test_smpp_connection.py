@@ -18,6 +18,7 @@ from smsgate.smpp.pdu import (
     Pdu,
     PduError,
     Status,
+    Tag,
     decode,
     encode,
     generic_nack,
@@ -369,6 +370,42 @@ async def test_an_oversized_response_fails_its_request_and_is_not_answered() -> 
         assert answered.status == Status.ESME_RINVCMDLEN
         # The next thing the peer reads answers its own enquire_link: no nack for a response.
         assert await read_pdu(reader) == make(Command.ENQUIRE_LINK_RESP, 9)
+
+
+async def test_a_flooding_peer_is_held_back_instead_of_queued() -> None:
+    entered = 0
+    release = asyncio.Event()
+
+    async def slow(connection: Connection, pdu: Pdu) -> Pdu:
+        nonlocal entered
+        entered += 1
+        await release.wait()
+        return response_to(pdu)
+
+    async with raw_peer(slow, max_requests=2) as (connection, reader, writer):
+        await write(writer, *(encode(make(Command.ENQUIRE_LINK, n)) for n in range(1, 101)))
+        async with asyncio.timeout(WAIT):
+            while entered < 2:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        # Two served, two more read and waiting; the other 96 stay in the socket.
+        assert len(connection._tasks) == 4
+        release.set()
+        answered = {(await read_pdu(reader)).sequence for _ in range(100)}
+        assert answered == set(range(1, 101))
+
+
+async def test_a_peer_that_stops_reading_times_requests_out_and_close_ends() -> None:
+    async with raw_peer(response_timeout=0.3) as (connection, _reader, _writer):
+        # Far more than the socket buffers hold, and the peer reads none of it.
+        big = {Tag.MESSAGE_PAYLOAD: b"x" * 60_000}
+        requests = [
+            asyncio.create_task(connection.request(Command.DATA_SM, tlvs=big)) for _ in range(200)
+        ]
+        done, _ = await asyncio.wait(requests, timeout=WAIT)
+        assert len(done) == len(requests)
+        assert all(isinstance(task.exception(), ResponseTimeout) for task in requests)
+        await asyncio.wait_for(connection.close(), WAIT)
 
 
 # --- handlers -------------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from smsgate.text.gsm7 import Alphabet, decode_septets
 from smsgate.text.pdu.dcs import Alphabet as DcsAlphabet
 from smsgate.text.pdu.dcs import decode_dcs
 from smsgate.text.segments import Encoding, Segmentation, encoding_named, segment
-from smsgate.text.tables import LOCKING
 
 DefaultAlphabet = Literal["gsm7", "latin1", "ascii"]
 ConcatMode = Literal["udh", "sar", "payload"]
@@ -296,11 +295,8 @@ def decode_short_message(
         return Incoming(_decode(body, _DEFAULT_CODEC[default_alphabet]), concat, is_receipt, False)
     locking = single = 0
     if header is not None:
-        locking, single = header.shifts
-        if (
-            locking >= len(LOCKING)
-            or single >= len(LOCKING)
-            or (locking and LOCKING[locking] is None)
-        ):
-            raise CodingError(f"unknown national language tables {locking}/{single}")
+        try:
+            locking, single = header.known_shifts()
+        except PduError as exc:
+            raise CodingError(str(exc)) from None
     return Incoming(_gsm(body, locking, single), concat, is_receipt, False)

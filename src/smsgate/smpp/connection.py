@@ -38,6 +38,9 @@ from smsgate.smpp.pdu import (
 
 log = structlog.get_logger(__name__)
 
+#: Seconds ``close`` waits for buffered data to leave before it drops the connection.
+CLOSE_WAIT = 2.0
+
 #: What a connection does with a request: its response (None to send nothing).
 RequestHandler = Callable[["Connection", Pdu], Awaitable[Pdu | None]]
 
@@ -66,6 +69,9 @@ class Connection:
         self._on_request = on_request
         self.response_timeout = response_timeout
         self._requests = asyncio.Semaphore(max_requests)
+        # Requests read and not yet served: reading stops while there are this many, so a
+        # peer that floods is held back by TCP instead of growing memory.
+        self._backlog = asyncio.Semaphore(2 * max_requests)
         self._pending: dict[int, asyncio.Future[Pdu]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sequence = Sequencer()
@@ -95,8 +101,9 @@ class Connection:
         self._pending[sequence] = future
         try:
             self._writer.write(frame)
-            await self.drain()
+            # A peer that stops reading holds the write up: that counts against the timeout.
             async with asyncio.timeout(wait or self.response_timeout):
+                await self.drain()
                 return await future
         except TimeoutError:
             raise ResponseTimeout(
@@ -129,7 +136,12 @@ class Connection:
                     break
                 self.last_read = loop.time()
                 for frame in self._framer.feed(data):
-                    self._frame(frame)
+                    request = self._frame(frame)
+                    if request is not None:
+                        await self._backlog.acquire()
+                        task = loop.create_task(self._serve(request))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._tasks.discard)
                 if self._framer.lost:
                     raise FramingError(self._framer.lost)
         except FramingError as exc:
@@ -143,17 +155,18 @@ class Connection:
         finally:
             await self.close()
 
-    def _frame(self, frame: bytes | Oversized) -> None:
+    def _frame(self, frame: bytes | Oversized) -> Pdu | None:
+        """Act on one frame; a request to serve is returned."""
         if isinstance(frame, Oversized):
             self._unreadable(frame.command, frame.sequence, Status.ESME_RINVCMDLEN, "too long")
-            return
+            return None
         try:
             pdu = decode(frame)
         except PduError as exc:
             command = exc.command if exc.command is not None else 0
             sequence = exc.sequence if exc.sequence is not None else 0
             self._unreadable(command, sequence, exc.status, exc.reason)
-            return
+            return None
         if pdu.is_response:
             future = self._pending.get(pdu.sequence)
             if future is None and pdu.command == Command.GENERIC_NACK and pdu.sequence == 0:
@@ -167,10 +180,8 @@ class Connection:
                 )
             elif not future.done():
                 future.set_result(pdu)
-            return
-        task = asyncio.get_running_loop().create_task(self._serve(pdu))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            return None
+        return pdu
 
     def _unreadable(self, command: int, sequence: int, status: int, reason: str) -> None:
         """A frame that cannot be read: a response still answers its request, as a failure
@@ -210,6 +221,12 @@ class Connection:
             self.send(answer)
 
     async def _serve(self, pdu: Pdu) -> None:
+        try:
+            await self._answer(pdu)
+        finally:
+            self._backlog.release()
+
+    async def _answer(self, pdu: Pdu) -> None:
         async with self._requests:
             try:
                 answer = await self._on_request(self, pdu)
@@ -228,7 +245,12 @@ class Connection:
                             "smpp answer does not encode", connection=self.name, error=str(exc)
                         )
                         self.send(response_to(pdu, Status.ESME_RSYSERR))
-                    await self.drain()
+                    try:
+                        async with asyncio.timeout(self.response_timeout):
+                            await self.drain()
+                    except TimeoutError:
+                        log.warning("smpp peer stopped reading", connection=self.name)
+                        await self.close()
 
     # --- closing ---------------------------------------------------------------------------
 
@@ -246,8 +268,15 @@ class Connection:
         finish (what they store stays stored), but their answers are not sent."""
         self._lost()
         self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self._writer.wait_closed()
+        try:
+            # Closing flushes what is buffered first: a peer that stops reading would hold
+            # it up for ever. (Shielded: a cancelled wait would spoil the stream's own.)
+            async with asyncio.timeout(CLOSE_WAIT):
+                await asyncio.shield(self._writer.wait_closed())
+        except TimeoutError:
+            self._writer.transport.abort()
+        except (ConnectionError, OSError):
+            pass
 
     async def idle(self) -> None:
         """Wait until every request handler started so far has finished."""

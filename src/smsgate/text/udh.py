@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from smsgate.text.errors import EncodeError, PduError
+from smsgate.text.tables import LOCKING
 
 CONCAT_8 = 0x00
 CONCAT_16 = 0x08
@@ -59,6 +60,13 @@ class Header:
             elif ident == SINGLE_SHIFT and single is None:
                 single = data
         return (locking[0] if locking else 0), (single[0] if single else 0)
+
+    def known_shifts(self) -> tuple[int, int]:
+        """``shifts``, checked: PduError when they name tables that do not exist."""
+        locking, single = self.shifts
+        if locking >= len(LOCKING) or single >= len(LOCKING) or (locking and not LOCKING[locking]):
+            raise PduError(f"unknown national language tables {locking}/{single}")
+        return locking, single
 
     @property
     def locking(self) -> int:

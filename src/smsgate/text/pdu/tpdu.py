@@ -28,7 +28,6 @@ from smsgate.text.pdu.timestamps import (
     encode_timestamp,
 )
 from smsgate.text.segments import Segmentation
-from smsgate.text.tables import LOCKING
 
 MAX_USER_DATA = 140
 # Enum members as plain names: looking one up on its class is slow in Python 3.11.
@@ -185,15 +184,7 @@ def _user_data(
         if used > udl:
             raise PduError("user data header is longer than the user data")
         septets = unpack(body[header_octets:], udl - used, fill) if udl > used else b""
-        locking = single = 0
-        if header is not None:
-            locking, single = header.shifts
-            if (
-                locking >= len(LOCKING)
-                or single >= len(LOCKING)
-                or (locking and LOCKING[locking] is None)
-            ):
-                raise PduError(f"unknown national language tables {locking}/{single}")
+        locking, single = header.known_shifts() if header is not None else (0, 0)
         return header, decode_septets(septets, locking, single), septets
     payload = body[header_octets:]
     if coding.alphabet is _UCS2:
