@@ -317,6 +317,9 @@ class SmppServerSettings(BaseModel):
         default=90.0, gt=0, description="seconds a session may stay silent before it is closed"
     )
     bind_timeout: float = Field(default=30.0, gt=0, description="seconds a connection has to bind")
+    max_unbound: int = Field(
+        default=64, ge=1, description="connections not bound yet at once (over it: closed)"
+    )
     receipt_window: int = Field(
         default=10, ge=1, le=1000, description="deliver_sm outstanding per session"
     )

@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import json
 import re
+import sqlite3
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
 
 from smsgate.api.app import create_app
@@ -25,6 +27,7 @@ from smsgate.cli import main
 from smsgate.config import SmppServerSettings
 from smsgate.core.bootstrap import Bootstrap
 from smsgate.core.clock import FakeClock, seconds
+from smsgate.core.errors import InvalidParameter
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account, Message
 from smsgate.core.passwords import hash_password
@@ -230,12 +233,19 @@ async def make_face(make_gateway: GatewayFactory) -> AsyncIterator[FaceFactory]:
     made: list[Face] = []
 
     async def factory(
-        gateway: Gateway | None = None, account: Account | None = None, **settings: Any
+        gateway: Gateway | None = None,
+        account: Account | None = None,
+        refused_bind_delay: float = 0.0,
+        **settings: Any,
     ) -> Face:
         """A started server, an account, and its SMPP user ``shop`` (made unless the account
-        is given: it has one then)."""
+        is given: it has one then). Refused binds are answered at once unless asked."""
         gateway = gateway or await make_gateway()
-        server = SmppServer(gateway, SmppServerSettings(enabled=True, port=0, **settings))
+        server = SmppServer(
+            gateway,
+            SmppServerSettings(enabled=True, port=0, **settings),
+            refused_bind_delay=refused_bind_delay,
+        )
         face = Face(gateway, server, account or await new_account(gateway))
         await face.server.start()
         made.append(face)
@@ -292,7 +302,7 @@ async def test_each_bind_mode_binds_and_receivers_are_the_receiving_sessions(
 async def test_binds_are_refused_with_the_status_that_says_why(
     face: Face, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    checker = face.gateway.accounts.passwords
+    checker = face.server.passwords
     checked: list[tuple[str, str | None]] = []
     check = checker.check
 
@@ -338,6 +348,55 @@ async def test_binds_are_refused_with_the_status_that_says_why(
     await esme.closed()
 
 
+async def test_refused_binds_are_answered_later_each_time_on_a_password_checker_of_their_own(
+    make_face: FaceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    face = await make_face(refused_bind_delay=0.05)
+    assert face.server.passwords is not face.gateway.accounts.passwords
+
+    async def not_for_binds(*args: Any) -> bool:
+        raise AssertionError("a bind used the gateway's password checker")
+
+    monkeypatch.setattr(face.gateway.accounts.passwords, "check", not_for_binds)
+    loop = asyncio.get_running_loop()
+    esme = await face.connect()
+    for refused in (1, 2, 3):
+        started = loop.time()
+        assert (await esme.bind("shop", "wrong")).status == Status.ESME_RINVPASWD
+        assert loop.time() - started >= 0.05 * refused
+    await esme.closed()
+    assert (await (await face.connect()).bind("shop")).status == Status.ESME_ROK
+
+
+async def test_connections_not_bound_are_capped_in_all_and_per_address(
+    make_face: FaceFactory,
+) -> None:
+    face = await make_face(max_unbound=3)
+    face.server.max_unbound_per_peer = 2
+
+    async def accepted() -> Raw:
+        raw = await face.raw(bind=False)
+        assert (await raw.request(Command.ENQUIRE_LINK, 1)).status == Status.ESME_ROK
+        return raw
+
+    async def closed_at_once() -> bool:
+        return await (await face.raw(bind=False)).at_eof()
+
+    with capture_logs() as logs:
+        first, _ = await accepted(), await accepted()
+        assert await closed_at_once()  # two from this address already
+        face.server.max_unbound_per_peer = 8
+        await accepted()
+        assert await closed_at_once()  # three in all
+        bound = await first.request(
+            Command.BIND_TRANSCEIVER, 2, system_id=face.system_id, password=PASSWORD
+        )
+        assert bound.status == Status.ESME_ROK
+        await accepted()  # a bound session does not count
+    refused = [e for e in logs if e["event"].startswith("smpp connection closed: too many")]
+    assert [(e["unbound"], e["from_peer"]) for e in refused] == [(2, 2), (3, 3)]
+
+
 async def test_before_a_bind_only_binds_enquire_link_and_unbind_are_served(face: Face) -> None:
     esme = await face.connect()
     assert (await esme.submit()).status == Status.ESME_RINVBNDSTS
@@ -379,6 +438,24 @@ async def test_a_connection_that_does_not_bind_or_stays_silent_is_closed(
     await idle.closed()
     request = await asyncio.wait_for(idle.received.get(), WAIT)
     assert request.command == Command.UNBIND
+
+
+async def test_a_session_whose_unbind_does_not_end_is_cut_off(
+    make_face: FaceFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session_module, "GOODBYE_SECONDS", 0.1)
+    face = await make_face(enquire_link_timeout=0.2)
+    esme = await face.esme()
+    [session] = face.server.sessions
+
+    async def stuck(wait: float = 2.0) -> None:
+        await asyncio.Event().wait()  # as when the peer stops reading
+
+    monkeypatch.setattr(session.connection, "unbind", stuck)
+    with capture_logs() as logs:
+        await esme.closed()
+        await asyncio.wait_for(_until(lambda: not face.server.sessions), WAIT)
+    assert any(e["event"] == "smpp connection cut off: the peer does not read" for e in logs)
 
 
 async def test_changed_credentials_unbind_the_sessions_that_hold_them(
@@ -570,6 +647,38 @@ async def test_sar_parts_survive_a_restart_and_arrive_in_any_order(
         ("part one, part two, part three", "smpp/shop", None)
     ]
     assert await face.parts() == 2  # the other destination's part and the other ESME's
+
+
+async def test_a_temporary_failure_on_the_last_part_keeps_the_parts_for_it_to_be_sent_again(
+    face: Face, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    esme = await face.esme()
+    prepare = face.gateway.prepare_send
+    failures: list[Exception] = [
+        OperationalError("SELECT", {}, sqlite3.OperationalError("database is locked"))
+    ]
+
+    async def failing_once(*args: Any) -> Any:
+        if len(args) == 4 and failures:  # the assembled message (with its request_id)
+            raise failures.pop(0)
+        return await prepare(*args)
+
+    monkeypatch.setattr(face.gateway, "prepare_send", failing_once)
+    one = await esme.submit(short_message=b"first half, ", tlvs=sar(3, 2, 1))
+    group = one["message_id"].split("-")[0]
+    last = {"short_message": b"second half", "tlvs": sar(3, 2, 2)}
+    assert (await esme.submit(**last)).status == Status.ESME_RSYSERR
+    assert await face.parts() == 2 and await face.stored() == []
+    again = await esme.submit(**last)
+    assert (again.status, again["message_id"]) == (Status.ESME_ROK, f"{group}-2")
+    [msg] = await face.stored()
+    assert msg.text == "first half, second half" and await face.parts() == 0
+    # A refusal is definitive: the parts go.
+    failures.append(InvalidParameter("text", "too long"))
+    assert (await esme.submit(short_message=b"a", tlvs=sar(4, 2, 1))).status == Status.ESME_ROK
+    refused = await esme.submit(short_message=b"b", tlvs=sar(4, 2, 2))
+    assert refused.status == Status.ESME_RINVMSGLEN
+    assert await face.parts() == 0 and len(await face.stored()) == 1
 
 
 async def test_incomplete_groups_are_dropped_after_ten_minutes(

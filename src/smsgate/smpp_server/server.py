@@ -3,7 +3,10 @@
 ``SmppServer`` listens on ``[smpp_server]``'s host and port (and on ``tls_port`` over TLS
 1.2 or later), runs one ``Session`` per connection, drops concatenated messages whose parts
 stopped coming, and hands the bound sessions to the gateway's ``smpp_delivery`` (receipts
-and inbound messages go out through ``receivers``).
+and inbound messages go out through ``receivers``). Connections not bound yet are capped
+(``max_unbound`` in all, ``MAX_UNBOUND_PER_PEER`` from one IP address); binds check their
+passwords on a ``PasswordChecker`` of the server's own, so a flood of binds does not slow
+the other faces' logins.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import structlog
 
 from smsgate.config import SmppServerSettings
 from smsgate.core.gateway import Gateway
+from smsgate.core.passwords import PasswordChecker
 from smsgate.smpp_server.assembly import Assembly
 from smsgate.smpp_server.session import Session
 
@@ -24,6 +28,13 @@ log = structlog.get_logger(__name__)
 
 #: How long ``stop`` waits for the sessions to finish after unbinding them.
 STOP_SECONDS = 15.0
+#: Connections from one IP address not bound yet, at once.
+MAX_UNBOUND_PER_PEER = 8
+#: A refused bind is answered after this many seconds times the refusals on its connection.
+REFUSED_BIND_DELAY = 0.5
+#: Bind password checks (scrypt) at once, and how long a success is remembered (seconds).
+BIND_CHECKS_AT_ONCE = 2
+BIND_CACHE_SECONDS = 10.0
 
 
 def tls_context(settings: SmppServerSettings) -> ssl.SSLContext:
@@ -36,9 +47,20 @@ def tls_context(settings: SmppServerSettings) -> ssl.SSLContext:
 
 
 class SmppServer:
-    def __init__(self, gateway: Gateway, settings: SmppServerSettings | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        settings: SmppServerSettings | None = None,
+        *,
+        refused_bind_delay: float = REFUSED_BIND_DELAY,
+        max_unbound_per_peer: int = MAX_UNBOUND_PER_PEER,
+    ) -> None:
         self.gateway = gateway
         self.settings = settings or gateway.settings.smpp_server
+        self.refused_bind_delay = refused_bind_delay
+        self.max_unbound_per_peer = max_unbound_per_peer
+        #: Checks bind passwords; not the gateway's (admins, smstools-http-api users).
+        self.passwords = PasswordChecker(BIND_CHECKS_AT_ONCE, BIND_CACHE_SECONDS)
         #: Every connection's session, bound or not.
         self.sessions: set[Session] = set()
         self.assembly = Assembly(gateway)
@@ -131,6 +153,9 @@ class SmppServer:
         if self.closing:
             writer.close()
             return
+        if self._too_many_unbound(writer):
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
@@ -143,3 +168,19 @@ class SmppServer:
         finally:
             self.sessions.discard(session)
             self._connections.discard(task)
+
+    def _too_many_unbound(self, writer: asyncio.StreamWriter) -> bool:
+        """Whether a new connection would exceed the caps on connections not bound yet."""
+        peer = writer.get_extra_info("peername")
+        ip = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+        unbound = [s for s in self.sessions if not s.bound]
+        from_peer = sum(1 for s in unbound if s.peer_ip == ip)
+        if len(unbound) < self.settings.max_unbound and from_peer < self.max_unbound_per_peer:
+            return False
+        log.warning(
+            "smpp connection closed: too many connections not bound",
+            peer=ip,
+            unbound=len(unbound),
+            from_peer=from_peer,
+        )
+        return True

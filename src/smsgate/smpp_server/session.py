@@ -1,12 +1,14 @@
 """One ESME's session with the SMPP server face: the bind, then its requests.
 
 A connection must bind within ``bind_timeout`` and is closed when it stays silent longer than
-``enquire_link_timeout``. A bound session's credentials are read again every
+``enquire_link_timeout``; a refused bind is answered late, the later the more binds the
+connection had refused. A bound session's credentials are read again every
 ``RECHECK_SECONDS``: a removed, disabled or re-passworded system_id (or a disabled account) is
-unbound. Submits (submit_sm, data_sm) go through the same checks as every face's: the
-account's ``api_requests`` and the system_id's ``submit_rate``, the text, the numbers and the
-permission rules (subject ``smpp/<system_id>``), then ``Gateway.accept``; a submit is
-answered ESME_ROK only once its message (or part) is durably stored.
+unbound. Saying goodbye (unbind, close) takes at most ``GOODBYE_SECONDS``: a peer that does
+not read is cut off then. Submits (submit_sm, data_sm) go through the same checks as every
+face's: the account's ``api_requests`` and the system_id's ``submit_rate``, the text, the
+numbers and the permission rules (subject ``smpp/<system_id>``), then ``Gateway.accept``; a
+submit is answered ESME_ROK only once its message (or part) is durably stored.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +71,8 @@ MAX_FAILED_BINDS = 3
 RECHECK_SECONDS = 30.0
 #: How long an unbind waits for the session's requests in progress to finish.
 QUIET_SECONDS = 10.0
+#: How long unbinding and closing a connection may take before it is cut off.
+GOODBYE_SECONDS = 5.0
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: esm_class bits 2-5: the message type; a submit is a plain message (0).
 _ESM_TYPE = 0x3C
@@ -138,6 +143,7 @@ class Session:
         self.server = server
         self.gateway = server.gateway
         self.tls = tls
+        self._transport = writer.transport
         self.connection = Connection(
             reader, writer, self._request, max_requests=settings.window, name="smpp-server"
         )
@@ -191,8 +197,22 @@ class Session:
             async with asyncio.timeout(QUIET_SECONDS):
                 await self.connection.idle()
         if self.bound and not self.connection.closed.is_set():
-            await self.connection.unbind()
-        await self.connection.close()
+            await self._goodbye(self.connection.unbind())
+        await self._goodbye(self.connection.close())
+
+    async def _goodbye(self, ending: Awaitable[None]) -> None:
+        """Await ``ending`` (an unbind, a close) for at most GOODBYE_SECONDS; past that the
+        connection is cut off (a peer that does not read leaves writes waiting)."""
+        try:
+            async with asyncio.timeout(GOODBYE_SECONDS):
+                await ending
+        except TimeoutError:
+            log.warning(
+                "smpp connection cut off: the peer does not read",
+                system_id=self.system_id,
+                peer=self.peer,
+            )
+            self._transport.abort()
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -204,7 +224,7 @@ class Session:
             if not self.bound:
                 if now >= self._opened + settings.bind_timeout:
                     log.info("smpp connection did not bind in time", peer=self.peer)
-                    await conn.close()
+                    await self._goodbye(conn.close())
                     return
                 wake = self._opened + settings.bind_timeout
             else:
@@ -212,13 +232,13 @@ class Session:
                 if now >= idle_until:
                     log.info("smpp session idle", system_id=self.system_id, peer=self.peer)
                     self.closing = True
-                    await conn.unbind()
+                    await self._goodbye(conn.unbind())
                     return
                 if now >= recheck:
                     recheck = now + RECHECK_SECONDS
                     if not await self._still_allowed():
                         self.closing = True
-                        await conn.unbind()
+                        await self._goodbye(conn.unbind())
                         return
                 wake = min(idle_until, recheck)
             await self._sleep(wake - loop.time())
@@ -271,6 +291,9 @@ class Session:
 
     async def _final(self, pdu: Pdu) -> None:
         """Send ``pdu``, then close."""
+        await self._goodbye(self._send_and_close(pdu))
+
+    async def _send_and_close(self, pdu: Pdu) -> None:
         with contextlib.suppress(ConnectionError):
             self.connection.send(pdu)
             await self.connection.drain()
@@ -333,12 +356,15 @@ class Session:
         system_id = str(pdu["system_id"])
         try:
             refusal = await self._authenticate(system_id, str(pdu["password"]), mode)
+            if refusal is not None:
+                self._failed_binds += 1
+                # Guessing is slow: while the answer waits, no other bind is taken.
+                await asyncio.sleep(self.server.refused_bind_delay * self._failed_binds)
         finally:
             self._binding = False
         metrics = self.gateway.metrics
         if refusal is not None:
             metrics.smpp_binds.labels("refused").inc()
-            self._failed_binds += 1
             log.warning(
                 "smpp bind refused",
                 system_id=system_id[:15],
@@ -373,7 +399,7 @@ class Session:
             user = await gateway.db.read(lambda conn: user_store.by_system_id(conn, system_id))
         # An unknown system_id costs a check against a dummy hash, as a wrong password does.
         stored = user.password_hash if user is not None else None
-        ok = await gateway.accounts.passwords.check(password, stored, f"smpp/{system_id}")
+        ok = await self.server.passwords.check(password, stored, f"smpp/{system_id}")
         if user is None:
             return Refusal(Status.ESME_RINVSYSID, "unknown system_id")
         if not ok:
@@ -470,8 +496,11 @@ class Session:
             prepared: Prepared = await self._guarded(
                 self.gateway.prepare_send(scope, whole, self.peer_ip, request_id(group))
             )
-        except Refusal:
-            await self._guarded(assembly.drop(group))
+        except Refusal as refusal:
+            # A temporary failure keeps the parts: the last one, sent again, completes them.
+            if refusal.status != Status.ESME_RSYSERR:
+                with contextlib.suppress(Refusal):
+                    await self._guarded(assembly.drop(group))
             raise
         # False: a duplicate of this part, served at the same time, completed the message
         # (or the parts went).
