@@ -6,7 +6,9 @@ handsets in parts, and malformed PDUs; end to end through the gateway on both st
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
+import re
 import shutil
 import ssl
 import subprocess
@@ -19,11 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 
 from smsgate.api.app import create_app
 from smsgate.channels.base import Outbound
 from smsgate.channels.registry import ChannelConfigError, build_channel
 from smsgate.channels.smpp import SmppChannel, SmppOptions, relative_validity, submit_failure
+from smsgate.channels.smpp_link import Bind, LinkSettings, Origin
 from smsgate.config import ChannelSettings
 from smsgate.core import errors
 from smsgate.core.clock import SystemClock
@@ -48,12 +52,12 @@ class RecordingConnection(Connection):
         super().__init__(*args, **kwargs)
         self._seen = seen
 
-    def _frame(self, frame: Any) -> None:
+    def _frame(self, frame: Any) -> Pdu | None:
         if isinstance(frame, bytes) and len(frame) >= 16:
             command, status, sequence = HEADER.unpack_from(frame)[1:]
             if command & 0x80000000:
                 self._seen.append(Pdu(command, sequence, status))
-        super()._frame(frame)
+        return super()._frame(frame)
 
 
 @dataclass
@@ -67,7 +71,8 @@ class Session:
 class FakeSmsc:
     """Binds ``smsgate``/``secret``; answers submit_sm with ``answers`` (then ESME_ROK and a
     new message id), holds them while ``holding``, says nothing while ``silent``; sends
-    receipts when ``receipts`` (before the submit_sm_resp with ``receipt_before_resp``)."""
+    receipts when ``receipts`` (before the submit_sm_resp with ``receipt_before_resp``: the
+    resp then waits until ``receipts_read``, smsgate's count of receipts, says it read it)."""
 
     password: str = "secret"
     tls: ssl.SSLContext | None = None
@@ -77,6 +82,8 @@ class FakeSmsc:
     receipts: bool = False
     receipt_stat: str = "DELIVRD"
     receipt_before_resp: bool = False
+    receipts_read: Callable[[], int] | None = None
+    receipts_sent: int = 0
     on_submit: Handler | None = None
     submits: list[Pdu] = field(default_factory=list)
     binds: list[Pdu] = field(default_factory=list)
@@ -165,9 +172,12 @@ class FakeSmsc:
             if self.receipts and pdu["registered_delivery"]:
                 receipt = self.deliver(receipt_fields(message_id, self.receipt_stat), conn)
                 if self.receipt_before_resp:
+                    read = self.receipts_read
+                    assert read is not None, "receipt_before_resp needs receipts_read"
+                    self.receipts_sent += 1
                     self.spawn(receipt)
-                    await asyncio.sleep(0)  # the receipt is written first
-                    await asyncio.sleep(0.05)
+                    sent = self.receipts_sent
+                    await until(lambda: read() >= sent)  # smsgate has it before the resp
                 else:
                     self.spawn(_after(receipt))
             return response_to(pdu, message_id=message_id)
@@ -383,6 +393,36 @@ async def test_transmitters_and_a_receiver_are_separate_binds(
     assert smsc.unbinds == 3
 
 
+async def test_an_unexpected_error_in_a_bind_is_logged_and_tried_again(smsc: FakeSmsc) -> None:
+    async def deliver(origin: Origin, pdu: Pdu) -> Pdu:
+        return response_to(pdu)
+
+    settings = LinkSettings(
+        host="127.0.0.1",
+        port=smsc.port,
+        system_id="smsgate€",  # not Latin-1: the bind_transceiver cannot be encoded
+        password="secret",
+        system_type="",
+        response_timeout=2.0,
+        enquire_link_interval=30.0,
+        reconnect_min=0.05,
+        reconnect_max=0.1,
+    )
+    bind = Bind("carrier/1", "transceiver", settings, deliver, lambda: None)
+    with structlog.testing.capture_logs() as logs:
+        bind.start()
+        try:
+            await until(lambda: len(smsc.sessions) >= 2)  # connected again after the error
+            assert "UnicodeEncodeError" in bind.last_error and not bind.bound
+            failures = [e for e in logs if e["event"] == "smpp bind failed"]
+            assert failures and failures[0]["bind"] == "carrier/1"
+            bind.settings = dataclasses.replace(settings, system_id="smsgate")
+            await until(lambda: bind.bound)
+            assert bind.last_error == ""
+        finally:
+            await bind.stop()
+
+
 async def test_the_smsc_unbinding_is_answered_and_bound_again(
     smsc: FakeSmsc, make_channel: Any
 ) -> None:
@@ -581,6 +621,81 @@ async def test_throughput_spaces_submits(smsc: FakeSmsc, make_channel: Any) -> N
     assert time.monotonic() - started >= 0.19  # four gaps of 50 ms
 
 
+async def cancelled_once_written(channel: SmppChannel, message: Outbound, smsc: FakeSmsc) -> None:
+    """Send ``message`` and cancel the send once the SMSC holds all its parts, as the
+    dispatcher's send_timeout does to a send that takes too long."""
+    before = len(smsc.submits)
+    sending = asyncio.ensure_future(channel.send(message))
+    await until(lambda: len(smsc.submits) - before == 2 and smsc.outstanding >= 2)
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+
+
+async def test_parts_written_by_a_cancelled_send_keep_their_outcome(
+    smsc: FakeSmsc, make_channel: Any
+) -> None:
+    channel, sink = await make_channel(smsc)
+    smsc.holding = True
+    answered_late = outbound("a" * 200)  # two parts
+    await cancelled_once_written(channel, answered_late, smsc)
+    smsc.release()
+    await until(lambda: channel.counts.parts == 2)  # the answers came after the send ended
+    again = await sent(channel, sink, answered_late)
+    assert isinstance(again, Submitted) and again.part_refs == ("m1", "m2")
+    assert len(smsc.submits) == 2  # not sent again
+
+    smsc.holding = True
+    still_waiting = outbound("b" * 200)
+    await cancelled_once_written(channel, still_waiting, smsc)
+    # A receipt before its submit_sm_resp waits for the parts written, as for a send.
+    receipt = asyncio.ensure_future(smsc.deliver(receipt_fields("m3")))
+    await until(lambda: channel.counts.receipts == 1)
+    retry = asyncio.ensure_future(sent(channel, sink, still_waiting))  # before the answers
+    await until(lambda: still_waiting.uuid in channel._active)  # the retry waits
+    smsc.release()
+    result = await retry
+    assert isinstance(result, Submitted) and result.part_refs == ("m3", "m4")
+    assert len(smsc.submits) == 4  # the retry waited for the parts written before
+    assert channel.health().detail["unconfirmed"] == 0
+    assert (await receipt).status == Status.ESME_ROK
+    await until(lambda: sink.of(DeliveryReport))
+    assert [r.channel_ref for r in sink.of(DeliveryReport)] == ["m3"]
+
+
+async def test_parts_wait_for_room_only_while_their_answer_can_come_in_time(
+    smsc: FakeSmsc, make_channel: Any
+) -> None:
+    # send_timeout 0.6 s, response_timeout 0.4 s: parts are written in the first 0.2 s.
+    channel, sink = await make_channel(
+        smsc, throughput=10, send_timeout=0.6, response_timeout=0.4, enquire_link_interval=30
+    )
+    message = outbound("Ж" * 536, "UCS-2")  # eight parts, one each 0.1 s: 0.7 s in all
+    results = []
+    while not results or isinstance(results[-1], SendFailed):
+        async with asyncio.timeout(0.6):  # as the dispatcher gives the channel
+            results.append(await sent(channel, sink, message))
+    first, *_, last = results
+    assert isinstance(first, SendFailed) and first.temporary
+    assert "found no room (window, throughput) in 0.2 s" in first.reason
+    assert isinstance(last, Submitted) and len(last.part_refs) == 8
+    assert len(smsc.submits) == 8  # each part once
+
+    # A full window: the second message gives up waiting before its handover times out.
+    channel, sink = await make_channel(
+        smsc, window=1, send_timeout=0.6, response_timeout=0.4, enquire_link_interval=30
+    )
+    smsc.holding = True
+    holder = asyncio.ensure_future(sent(channel, sink, outbound()))
+    await until(lambda: smsc.outstanding)
+    async with asyncio.timeout(0.6):
+        waiting = await sent(channel, sink, outbound())
+    assert isinstance(waiting, SendFailed) and waiting.temporary
+    assert "part 1 found no room" in waiting.reason
+    smsc.release()
+    await holder
+
+
 # --- receiving ----------------------------------------------------------------------------
 
 
@@ -622,6 +737,7 @@ async def test_a_receipt_before_its_submit_sm_resp_waits_for_the_handover(
 ) -> None:
     channel, sink = await make_channel(smsc)
     smsc.receipts = smsc.receipt_before_resp = True
+    smsc.receipts_read = lambda: channel.counts.receipts
     result = await sent(channel, sink, outbound())
     assert isinstance(result, Submitted)
     await until(lambda: sink.of(DeliveryReport))
@@ -663,7 +779,8 @@ async def test_answers_wait_for_the_record_and_a_failure_asks_again(
     _, sink = await make_channel(smsc)
     sink.gate = asyncio.Event()
     answer = asyncio.ensure_future(smsc.deliver(mo_fields(b"Hello")))
-    await asyncio.sleep(0.05)
+    await until(lambda: sink.waiting)
+    await asyncio.sleep(0.05)  # time for an answer sent too early to arrive
     assert not answer.done()  # not answered before it is stored
     sink.gate.set()
     assert (await answer).status == Status.ESME_ROK
@@ -698,6 +815,39 @@ async def test_a_message_whose_answer_was_lost_is_not_stored_twice(
     assert len(sink.of(InboundReceived)) == 2  # the same text sent anew is a new message
 
 
+async def lose_the_answer(smsc: FakeSmsc, channel: SmppChannel, sink: Sink, text: bytes) -> None:
+    """Deliver ``text`` and close the connection while smsgate stores it; bind again."""
+    sink.gate = asyncio.Event()
+    first = smsc.receiver()
+    binds = len(smsc.binds)
+    answer = asyncio.ensure_future(smsc.deliver(mo_fields(text), first))
+    await until(lambda: sink.waiting)
+    await first.close()
+    await until(lambda: not channel.health().up)
+    sink.gate.set()
+    sink.gate = None
+    with pytest.raises(ConnectionError):
+        await answer
+    await until(lambda: channel.health().up and len(smsc.binds) == binds + 1)
+
+
+async def test_a_repeat_after_the_redelivery_window_or_on_the_same_session_is_new(
+    smsc: FakeSmsc, make_channel: Any
+) -> None:
+    channel, sink = await make_channel(smsc, redelivery_window=0.2)
+    await lose_the_answer(smsc, channel, sink, b"YES")
+    bind = channel.binds[0]
+    loop = asyncio.get_running_loop()
+    await until(lambda: loop.time() - bind.bound_at > 0.2)
+    assert (await smsc.deliver(mo_fields(b"YES"))).status == Status.ESME_ROK
+    assert [e.text for e in sink.of(InboundReceived)] == ["YES", "YES"]  # the handset's again
+
+    # Within the window, on the session bound after the loss: the SMSC's second try.
+    await lose_the_answer(smsc, channel, sink, b"NO")
+    assert (await smsc.deliver(mo_fields(b"NO"))).status == Status.ESME_ROK
+    assert [e.text for e in sink.of(InboundReceived)] == ["YES", "YES", "NO"]
+
+
 async def test_a_multipart_message_is_reassembled_from_udh_and_from_sar(
     smsc: FakeSmsc, make_channel: Any
 ) -> None:
@@ -723,6 +873,21 @@ async def test_a_multipart_message_is_reassembled_from_udh_and_from_sar(
     assert [(e.text, e.units) for e in received] == [(text, 2), ("first half second half", 2)]
     await smsc.deliver(mo_fields(b"second half", tlvs=tlvs))  # a late duplicate
     assert len(sink.of(InboundReceived)) == 2
+
+
+async def test_parts_waiting_at_stop_are_stored_as_they_are(
+    smsc: FakeSmsc, make_channel: Any
+) -> None:
+    channel, sink = await make_channel(smsc)
+    header = bytes([5, 0, 3, 0x17, 3, 2])  # part 2 of 3
+    answer = await smsc.deliver(mo_fields(header + b"middle ", esm_class=0x40))
+    assert answer.status == Status.ESME_ROK and sink.of(InboundReceived) == []
+    with structlog.testing.capture_logs() as logs:
+        await channel.stop()
+    [message] = sink.of(InboundReceived)
+    assert (message.text, message.units, message.from_number) == ("middle ", 3, "447700900555")
+    [note] = [e for e in logs if e["event"] == "smpp message incomplete at stop; stored as it is"]
+    assert (note["parts"], note["total"]) == (1, 3)
 
 
 async def test_data_sm_and_unreadable_messages(smsc: FakeSmsc, make_channel: Any) -> None:
@@ -839,6 +1004,16 @@ def test_options_are_checked() -> None:
     ):
         with pytest.raises(ChannelConfigError):
             build_channel(ChannelSettings(**{**good, **bad}), Sink(), clock)
+    for bad, says in (
+        ({"system_id": "jürgen"}, "system_id must be printable ASCII"),
+        ({"password": "pass\n"}, "password must be printable ASCII"),
+        ({"system_type": "€"}, "system_type must be printable ASCII"),
+        ({"service_type": "\x01"}, "service_type must be printable ASCII"),
+        ({"response_timeout": 60}, "response_timeout (60 s) must be less than send_timeout"),
+        ({"response_timeout": 5, "send_timeout": 4}, "must be less than send_timeout (4 s)"),
+    ):
+        with pytest.raises(ChannelConfigError, match=re.escape(says)):
+            build_channel(ChannelSettings(**{**good, **bad}), Sink(), clock)
 
 
 # --- end to end ---------------------------------------------------------------------------
@@ -916,11 +1091,15 @@ async def test_end_to_end_receipt_before_resp_throttling_and_inbound(
     gateway = await smpp_gateway(make_gateway, smsc, throttle_pause=0.05)
     account = await new_account(gateway)
     smsc.receipts = smsc.receipt_before_resp = True
+    channel = gateway.channels["carrier"]
+    assert isinstance(channel, SmppChannel)
+    smsc.receipts_read = lambda: channel.counts.receipts
     smsc.answers.append(Status.ESME_RTHROTTLED)
     uuid = await accept(gateway, account, "fast receipt")
     msg = await state_of(gateway, account, uuid, ("delivered", "undelivered", "failed"))
     assert msg.state == "delivered" and msg.channel_ref == "m1"
     assert [p["short_message"] for p in smsc.submits] == [b"fast receipt"] * 2
+    await until(lambda: any(r.command == Command.DELIVER_SM_RESP for r in smsc.responses))
     answers = [r for r in smsc.responses if r.command == Command.DELIVER_SM_RESP]
     assert [a.status for a in answers] == [Status.ESME_ROK]
 

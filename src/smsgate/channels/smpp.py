@@ -28,16 +28,21 @@ submit_sm_resp statuses:
     ESME_RX_P_APPN, ESME_RX_R_APPN                 failed           100 prohibited by carrier
     any other                                      failed           300 dispatch failed
 
-A part whose submit_sm_resp never came (a timeout, a connection lost mid-window) may have
-been accepted: it is sent again with the retry. SMPP offers no way to ask; this is the one
-case where a part can reach the handset twice, and the health detail counts it
+A part is written only while its answer can still come within the handover's send_timeout
+(a part that finds no window room or throughput turn by then goes back with its message).
+Once written it is not cancelled with the send: an answer that comes after the send ended
+is kept for the retry, which waits for the parts still unanswered rather than sending them
+again. A part whose submit_sm_resp never came (a timeout, a connection lost mid-window) may
+have been accepted: it is sent again with the retry. SMPP offers no way to ask; this is the
+one case where a part can reach the handset twice, and the health detail counts it
 (``unconfirmed``).
 
 Received deliver_sm and data_sm are answered only once what they carry is recorded: a
 delivery receipt becomes a ``DeliveryReport`` for the part it names (a receipt that came
 before its submit_sm_resp waits for the sends under way), a message from a handset (its
 parts reassembled) an ``InboundReceived``. A failure to record is answered ESME_RX_T_APPN,
-for the SMSC to deliver it again later.
+for the SMSC to deliver it again later. Parts still waiting for the rest of their message
+are kept in memory; ``stop`` records them as they are.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import contextlib
 import itertools
 import os
 import ssl
+import sys
 import time
 import zlib
 from collections import OrderedDict
@@ -55,7 +61,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import structlog
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from smsgate.channels.base import Channel, ChannelOptions, EventSink, Health, Outbound
 from smsgate.channels.smpp_link import Bind, LinkSettings, NotSent, Origin
@@ -111,6 +117,10 @@ _ESM_UDHI = 0x40
 _RECENT_IDS = 100_000
 #: Seconds a message's accepted parts are remembered for its retry.
 _PROGRESS_TTL = 86_400.0
+#: Seconds a submit_sm may go before its turn under the throughput (the timer's slack).
+_PACE_SLACK = 0.001
+#: Seconds ``stop`` spends recording what waits in memory.
+_FLUSH_WAIT = 10.0
 _MAX_VALIDITY = 30 * 86_400
 
 
@@ -172,6 +182,19 @@ class SmppOptions(ChannelOptions):
     reassembly_timeout: float = Field(
         default=300.0, gt=0, description="seconds to wait for the missing parts of a message"
     )
+    redelivery_window: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds after a rebind in which a message whose answer was lost is "
+        "taken for the SMSC's second try",
+    )
+
+    @field_validator("system_id", "password", "system_type", "service_type")
+    @classmethod
+    def _printable(cls, value: str, info: ValidationInfo) -> str:
+        if not (value.isascii() and value.isprintable()):
+            raise ValueError(f"{info.field_name} must be printable ASCII (SMPP C-Octet strings)")
+        return value
 
     @field_validator("tls_ca_file")
     @classmethod
@@ -184,16 +207,32 @@ class SmppOptions(ChannelOptions):
     def _backoff(self) -> SmppOptions:
         if self.reconnect_max < self.reconnect_min:
             raise ValueError("reconnect_max must not be less than reconnect_min")
+        if self.response_timeout >= self.send_timeout:
+            raise ValueError(
+                f"response_timeout ({self.response_timeout:g} s) must be less than "
+                f"send_timeout ({self.send_timeout:g} s): a part's answer must be able to "
+                "come within the handover"
+            )
         return self
 
 
 @dataclass(slots=True)
 class _Progress:
-    """The parts of a message the SMSC accepted, kept across a retry of that message."""
+    """The parts of a message the SMSC accepted, and those whose submit_sm waits for its
+    answer, kept across a retry of that message."""
 
     reference: int
     since: float
     ids: dict[int, str] = field(default_factory=dict)
+    sending: dict[int, asyncio.Task[SendFailed | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lost:
+    """A message from a handset recorded whose deliver_sm_resp could not be sent."""
+
+    session: str
+    at: float  # the event loop's time
 
 
 @dataclass(slots=True)
@@ -241,13 +280,13 @@ class SmppChannel(Channel):
         self._changed = asyncio.Event()
         self._next_submit = 0.0
         self._progress: dict[str, _Progress] = {}
-        self._active: dict[str, asyncio.Event] = {}  # sends under way, set when each ends
+        self._active: dict[str, asyncio.Future[None]] = {}  # sends under way, done at the end
         self._held: dict[str, list[DeliveryReport]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._aliases: dict[str, str] = {}  # another form of a recent id -> the id
         self._reassembler = Reassembler(seconds(options.reassembly_timeout))
         self._joined: dict[Hashable, tuple[str, int]] = {}  # whole messages not yet recorded
-        self._answer_lost: dict[Hashable, int] = {}  # recorded, answer not sent: until when
+        self._answer_lost: dict[Hashable, _Lost] = {}  # recorded, answer not sent
         self._later_tasks: set[asyncio.Task[None]] = set()
         self._mo_numbers = itertools.count(1)
         self._housekeeper: asyncio.Task[None] | None = None
@@ -279,6 +318,34 @@ class SmppChannel(Channel):
         for task in list(self._later_tasks):
             task.cancel()
         self._notify()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_FLUSH_WAIT):
+                await self._flush()
+
+    async def _flush(self) -> None:
+        """Record what waits in memory, as it is: the parts of messages still missing
+        others (answered already, the SMSC will not send them again) and messages joined
+        but not yet recorded."""
+        # Every message waiting has waited too long once the channel stops.
+        for whole in self._reassembler.expire(sys.maxsize):
+            source, destination = whole.key[0], whole.key[1]  # type: ignore[index]
+            log.warning(
+                "smpp message incomplete at stop; stored as it is",
+                channel=self.name,
+                source=source,
+                parts=whole.received,
+                total=whole.total,
+            )
+            try:
+                await self._store(source, destination, whole.text, whole.total, None)
+            except Exception:
+                log.exception("smpp incomplete message could not be recorded", channel=self.name)
+        for key, (text, total) in list(self._joined.items()):
+            try:
+                await self._store(key[0], key[1], text, total, None)  # type: ignore[index]
+            except Exception:
+                log.exception("smpp message could not be recorded", channel=self.name)
+            self._joined.pop(key, None)
 
     def health(self) -> Health:
         up = [bind for bind in self._transmitters if bind.bound]
@@ -342,9 +409,11 @@ class SmppChannel(Channel):
                 with contextlib.suppress(Exception):
                     await self._store(key[0], key[1], text, total, None)  # type: ignore[index]
                     self._joined.pop(key, None)
-            for key in [k for k, until in self._answer_lost.items() if until < now]:
+            loop_now = asyncio.get_running_loop().time()
+            lost_before = loop_now - self.options.reassembly_timeout
+            for key in [k for k, lost in self._answer_lost.items() if lost.at < lost_before]:
                 del self._answer_lost[key]
-            oldest = asyncio.get_running_loop().time() - _PROGRESS_TTL
+            oldest = loop_now - _PROGRESS_TTL
             for uuid in [u for u, p in self._progress.items() if p.since < oldest]:
                 if uuid not in self._active:
                     self._progress.pop(uuid, None)
@@ -359,7 +428,7 @@ class SmppChannel(Channel):
     # --- sending --------------------------------------------------------------------------
 
     async def send(self, message: Outbound) -> Submitted | SendFailed:
-        done = asyncio.Event()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._active[message.uuid] = done
         try:
             return await self._send(message)
@@ -369,7 +438,7 @@ class SmppChannel(Channel):
         finally:
             # Receipts waiting for this handover are recorded after it: the dispatcher
             # emits the handover before its task yields again.
-            done.set()
+            done.set_result(None)
             if self._active.get(message.uuid) is done:
                 del self._active[message.uuid]
 
@@ -400,33 +469,45 @@ class SmppChannel(Channel):
                 temporary=True,
             )
         self._progress[message.uuid] = progress
+        # A part is written only while its answer can still come within send_timeout; once
+        # written it is not cancelled with the send: its outcome is kept for the retry.
+        deadline = loop.time() + opts.send_timeout - opts.response_timeout
         failures: list[SendFailed] = []
         tasks: list[asyncio.Task[SendFailed | None]] = []
-        try:
-            for index, part in enumerate(parts):
-                if index in progress.ids:
-                    continue
-                if self._failed(tasks):
-                    break  # the message goes back to the queue (or fails) anyway
-                bind = await self._acquire()
-                if bind is None:
-                    reason = "no SMPP bind up"
-                    failures.append(
-                        SendFailed(message.uuid, errors.DISPATCH_FAILED, reason, temporary=True)
-                    )
-                    break
-                if self._failed(tasks):  # a part was refused while this one waited
-                    bind.submits -= 1
-                    self._notify()
-                    break
-                submit = self._submit(bind, message, progress, index, part)
-                tasks.append(loop.create_task(submit))
-            # What the parts sent were told explains more than a bind lost meanwhile.
-            failures[:0] = [f for f in await asyncio.gather(*tasks) if f is not None]
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
+        for index, part in enumerate(parts):
+            if index in progress.ids:
+                continue
+            under_way = progress.sending.get(index)
+            if under_way is not None:
+                tasks.append(under_way)  # written by an earlier try: its answer is awaited
+                continue
+            if self._failed(tasks):
+                break  # the message goes back to the queue (or fails) anyway
+            try:
+                async with asyncio.timeout_at(deadline):
+                    bind = await self._slot()
+            except TimeoutError:
+                wait = opts.send_timeout - opts.response_timeout
+                reason = f"part {index + 1} found no room (window, throughput) in {wait:g} s"
+                failures.append(
+                    SendFailed(message.uuid, errors.DISPATCH_FAILED, reason, temporary=True)
+                )
+                break
+            if bind is None:
+                reason = "no SMPP bind up"
+                failures.append(
+                    SendFailed(message.uuid, errors.DISPATCH_FAILED, reason, temporary=True)
+                )
+                break
+            if self._failed(tasks):  # a part was refused while this one waited
+                bind.submits -= 1
+                self._notify()
+                break
+            tasks.append(self._start(bind, message, progress, index, part))
+        if tasks:
+            await asyncio.wait(tasks)
+        # What the parts sent were told explains more than a bind lost meanwhile.
+        failures[:0] = [f for f in (task.result() for task in tasks) if f is not None]
         permanent = [f for f in failures if not f.temporary]
         if permanent:
             self._forget(message.uuid)
@@ -462,6 +543,25 @@ class SmppChannel(Channel):
         self._progress.pop(uuid, None)
         self._held.pop(uuid, None)
 
+    async def _slot(self) -> Bind | None:
+        """A bound transmitter with window room, its slot reserved once the link's
+        throughput lets the next submit_sm go (a slot is not held while pacing); None when
+        none is bound."""
+        rate = self.options.throughput
+        loop = asyncio.get_running_loop()
+        while True:
+            if rate and (wait := self._next_submit - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            bind = await self._acquire()
+            if bind is None or not rate:
+                return bind
+            now = loop.time()
+            if self._next_submit - now <= _PACE_SLACK:
+                self._next_submit = max(now, self._next_submit) + 1 / rate
+                return bind
+            bind.submits -= 1  # another part took this turn while this one waited for room
+            self._notify()
+
     async def _acquire(self) -> Bind | None:
         """A bound transmitter with window room, its slot reserved; None when none is
         bound. Waits for room (and for a throttled bind's pause to end)."""
@@ -481,16 +581,21 @@ class SmppChannel(Channel):
                 async with asyncio.timeout(min(paused) if paused else None):
                     await changed.wait()
 
-    async def _pace(self) -> None:
-        """The link's throughput: submit_sm spaced 1/throughput seconds apart."""
-        if not self.options.throughput:
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        at = max(now, self._next_submit)
-        self._next_submit = at + 1 / self.options.throughput
-        if at > now:
-            await asyncio.sleep(at - now)
+    def _start(
+        self, bind: Bind, message: Outbound, progress: _Progress, index: int, part: ShortMessage
+    ) -> asyncio.Task[SendFailed | None]:
+        """Submit a part in a task of its own, known to ``progress`` until it ends."""
+        task = asyncio.get_running_loop().create_task(
+            self._submit(bind, message, progress, index, part)
+        )
+        progress.sending[index] = task
+
+        def ended(_: asyncio.Task[SendFailed | None]) -> None:
+            if progress.sending.get(index) is task:
+                del progress.sending[index]
+
+        task.add_done_callback(ended)
+        return task
 
     def _fields(self, message: Outbound, part: ShortMessage) -> dict[str, Any]:
         opts = self.options
@@ -523,7 +628,6 @@ class SmppChannel(Channel):
         uuid = message.uuid
         temporary = errors.DISPATCH_FAILED
         try:
-            await self._pace()
             answer = await bind.submit(**self._fields(message, part))
         except NotSent:
             return SendFailed(uuid, temporary, f"{bind.label} went down", temporary=True)
@@ -644,7 +748,7 @@ class SmppChannel(Channel):
         written = receipt.message_id
         ref = written if written in self._recent else None
         if ref is None:
-            active = list(self._active.values())
+            active = self._under_way()
             if await self.sink.record(report(written)):
                 return Status.ESME_ROK  # sent before a restart, most likely
             if active:
@@ -693,11 +797,15 @@ class SmppChannel(Channel):
                 return uuid
         return None
 
-    async def _settled(self, sends: list[asyncio.Event]) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.options.send_timeout):
-                for done in sends:
-                    await done.wait()
+    def _under_way(self) -> list[asyncio.Future[Any]]:
+        """The sends under way, and the submit_sm waiting for their answer (also those of
+        sends that ended before it came)."""
+        parts = [task for p in self._progress.values() for task in p.sending.values()]
+        return [*self._active.values(), *parts]
+
+    async def _settled(self, sends: list[asyncio.Future[Any]]) -> None:
+        if sends:
+            await asyncio.wait(sends, timeout=self.options.send_timeout)
 
     async def _release(self, held: list[DeliveryReport]) -> None:
         for event in held:
@@ -716,12 +824,15 @@ class SmppChannel(Channel):
         now = self.clock.now_us()
         if concat is None or concat.total <= 1:
             key: Hashable = (source, destination, incoming.text)
-            if self._answer_lost.pop(key, 0) >= now:
+            lost = self._answer_lost.get(key)
+            if lost is not None and self._redelivered(lost, origin):
+                del self._answer_lost[key]
                 return Status.ESME_ROK  # recorded already; its answer was lost
             await self._store(source, destination, incoming.text, 1, ref)
             if origin.connection.closed.is_set():
                 # The answer will not go: the SMSC delivers it again, on another session.
-                self._answer_lost[key] = now + seconds(self.options.reassembly_timeout)
+                loop_now = asyncio.get_running_loop().time()
+                self._answer_lost[key] = _Lost(origin.session, loop_now)
             return Status.ESME_ROK
         key = (source, destination, concat.reference, concat.total, concat.bits)
         joined = self._joined.get(key)
@@ -735,6 +846,16 @@ class SmppChannel(Channel):
         await self._store(source, destination, joined[0], joined[1], ref)
         self._joined.pop(key, None)
         return Status.ESME_ROK
+
+    def _redelivered(self, lost: _Lost, origin: Origin) -> bool:
+        """Whether a copy of a message whose answer was lost is the SMSC's second try: it
+        comes on another session, within redelivery_window of the loss or of the bind it
+        came on, whichever was later (and within reassembly_timeout of the loss). Any other
+        copy is the handset's new message."""
+        now = asyncio.get_running_loop().time()
+        if origin.session == lost.session or now - lost.at > self.options.reassembly_timeout:
+            return False
+        return now - max(lost.at, origin.bind.bound_at) <= self.options.redelivery_window
 
     async def _store(
         self, source: str, destination: str, text: str, units: int, ref: str | None

@@ -4,9 +4,9 @@ transceiver, transmitter or receiver, kept up by a supervisor.
 The supervisor connects, binds, answers the SMSC's requests (enquire_link, unbind; deliver_sm
 and data_sm go to the channel), sends enquire_link whenever nothing was read for the interval
 (a link that does not answer it is closed), and after the connection ends connects again
-with jittered exponential backoff. A bind refused for its credentials is retried at the
-longest backoff only. The channel reserves window slots on a bind (``submits``) and sends
-submit_sm through ``submit``.
+with jittered exponential backoff (also after an unexpected error, which is logged). A bind
+refused for its credentials is retried at the longest backoff only. The channel reserves
+window slots on a bind (``submits``) and sends submit_sm through ``submit``.
 """
 
 from __future__ import annotations
@@ -96,8 +96,10 @@ class Bind:
         self._on_change = on_change
         self.connection: Connection | None = None
         self.bound = False
-        #: Names the current session (a new one at every bind).
+        #: Names the current session (a new one at every bind), bound at ``bound_at``
+        #: (the event loop's time).
         self.session = ""
+        self.bound_at = 0.0
         #: Window slots reserved by the channel (submit_sm sent or about to be).
         self.submits = 0
         self.paused_until = 0.0
@@ -138,7 +140,12 @@ class Bind:
         delay = s.reconnect_min
         while not self._stopping:
             binds = self.binds
-            refused = await self._session()
+            try:
+                refused = await self._session()
+            except Exception as exc:  # a setting that cannot be sent, say: try again later
+                log.exception("smpp bind failed", bind=self.label)
+                self._down(f"{type(exc).__name__}: {exc}")
+                refused = False
             if self._stopping:
                 return
             if self.binds > binds:
@@ -201,6 +208,7 @@ class Bind:
             log.warning("smpp bind refused", bind=self.label, status=name)
             return answer.status in CREDENTIALS_REFUSED
         self.session = uuid7()
+        self.bound_at = asyncio.get_running_loop().time()
         self.binds += 1
         self.bound = True
         self.last_error = ""
