@@ -33,9 +33,9 @@ import httpx
 
 import smpp as smpp_bench  # bench/smpp.py
 import text as text_engine  # bench/text.py
+from gateway import BenchGateway, bench_env  # bench/gateway.py
 
 ROOT = Path(__file__).resolve().parent.parent
-SMSGATE = [sys.executable, "-m", "smsgate"]
 
 
 def wrk_script(path: Path, auth: str, body: dict[str, Any]) -> Path:
@@ -148,46 +148,13 @@ def main() -> None:
 
 def run_http(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="smsgate-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
-    env["SMSGATE_DATA_DIR"] = str(work / "data")
-    env["SMSGATE_CHANNELS"] = json.dumps(
-        [{"name": "simulator", "kind": "simulator", "delivery_delay": 0}]
-    )
-    # One credential sending as fast as it can, from one number: the figures are the
-    # gateway's own, so the API's per-credential limit and the carriers' pace are off.
-    env["SMSGATE_LIMITS__API_REQUESTS"] = ""
-    env["SMSGATE_LIMITS__NUMBER_PACE"] = ""
-    if args.database_url:
-        env["SMSGATE_DATABASE_URL"] = args.database_url
-    created = subprocess.run(
-        [*SMSGATE, "accounts", "create", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=work,
-    )
-    account = json.loads(created.stdout)
+    more = {"SMSGATE_DATABASE_URL": args.database_url} if args.database_url else {}
+    env = bench_env(work, [{"name": "simulator", "kind": "simulator", "delivery_delay": 0}], **more)
+    gateway = BenchGateway(work, env)
+    account = gateway.account
+    base = gateway.base
     auth = base64.b64encode(f"{account['auth_id']}:{account['auth_token']}".encode()).decode()
-
-    log = open(work / "server.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(
-        [*SMSGATE, "serve", "--port", "0"],
-        env=env,
-        cwd=work,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
     try:
-        assert server.stdout is not None
-        base = ""
-        while not base:
-            line = server.stdout.readline()
-            if not line:
-                sys.exit(f"smsgate did not start; see {work / 'server.log'}")
-            match = re.search(r"listening on (http://\S+)", line)
-            base = match.group(1) if match else ""
         url = f"{base}/v1/Account/{account['auth_id']}/Message/"
         store = "PostgreSQL" if args.database_url else "SQLite"
         print(
@@ -250,9 +217,7 @@ def run_http(args: argparse.Namespace) -> None:
             f"{elapsed:.2f} s: {total / elapsed:,.0f} messages/s accept-to-delivered"
         )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        gateway.stop()
     shutil.rmtree(work, ignore_errors=True)
 
 

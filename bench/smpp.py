@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import shutil
 import subprocess
 import sys
@@ -28,95 +26,12 @@ from typing import Any
 
 import httpx
 
+from gateway import BenchGateway, bench_env  # bench/gateway.py
 from smsgate.smpp.connection import Connection
 from smsgate.smpp.pdu import Command, Pdu, Status, response_to
 
 ROOT = Path(__file__).resolve().parent.parent
-SMSGATE = [sys.executable, "-m", "smsgate"]
 SMSC = ROOT / "tests" / "peers" / "smsc.cjs"
-
-
-def _env(work: Path, channels: list[dict[str, Any]], **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSGATE_")}
-    env["SMSGATE_DATA_DIR"] = str(work / "data")
-    env["SMSGATE_CHANNELS"] = json.dumps(channels)
-    env["SMSGATE_LIMITS__API_REQUESTS"] = ""
-    env["SMSGATE_LIMITS__NUMBER_PACE"] = ""
-    env.update(more)
-    return env
-
-
-class Gateway:
-    """``smsgate serve`` in a fresh directory, with one account."""
-
-    def __init__(self, work: Path, env: dict[str, str]) -> None:
-        self.work = work
-        self.env = env
-        created = subprocess.run(
-            [*SMSGATE, "accounts", "create", "--json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=work,
-        )
-        self.account = json.loads(created.stdout)
-        self.log = open(work / "server.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [*SMSGATE, "serve", "--port", "0"],
-            env=env,
-            cwd=work,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
-        self.base = ""
-        self.smpp_port = 0
-        assert self.process.stdout is not None
-        while not self.base:
-            line = self.process.stdout.readline()
-            if not line:
-                sys.exit(f"smsgate did not start; see {work / 'server.log'}")
-            smpp = re.search(r"SMPP server:\s+\S+:(\d+)", line)
-            if smpp:
-                self.smpp_port = int(smpp.group(1))
-            match = re.search(r"listening on (http://\S+)", line)
-            self.base = match.group(1) if match else ""
-        # The banner's lines after the address (the SMPP server's among them).
-        deadline = time.monotonic() + 5
-        while self.env.get("SMSGATE_SMPP_SERVER__ENABLED") and not self.smpp_port:
-            line = self.process.stdout.readline()
-            smpp = re.search(r"SMPP server:\s+\S+:(\d+)", line)
-            if smpp:
-                self.smpp_port = int(smpp.group(1))
-            if not line or time.monotonic() > deadline:
-                sys.exit("smsgate did not print its SMPP server's address")
-
-    def cli(self, *args: str) -> Any:
-        out = subprocess.run(
-            [*SMSGATE, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=self.work,
-        )
-        return json.loads(out.stdout)
-
-    def metric(self, pattern: str) -> int:
-        text = httpx.get(self.base + "/metrics").text
-        return int(sum(float(m) for m in re.findall(pattern, text)))
-
-    def delivered(self) -> int:
-        return self.metric(
-            r'smsgate_messages_total\{[^}]*direction="outbound"[^}]*'
-            r'state="delivered"[^}]*\} (\S+)'
-        )
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
 
 
 def _start_smsc() -> tuple[subprocess.Popen[str], int]:
@@ -147,7 +62,7 @@ def client_channel(messages: int, windows: tuple[int, ...]) -> None:
             "password": "secret",
             "window": window,
         }
-        gateway = Gateway(work, _env(work, [channel]))
+        gateway = BenchGateway(work, bench_env(work, [channel]))
         try:
             auth = (gateway.account["auth_id"], gateway.account["auth_token"])
             url = f"{gateway.base}/v1/Account/{auth[0]}/Message/"
@@ -173,7 +88,7 @@ def client_channel(messages: int, windows: tuple[int, ...]) -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _wait_bound(gateway: Gateway) -> None:
+def _wait_bound(gateway: BenchGateway) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         channels = httpx.get(gateway.base + "/health").json().get("channels", {})
@@ -249,14 +164,14 @@ def server_face(messages: int, windows: tuple[int, ...]) -> None:
     print(f"{'window':>8} {'messages':>9} {'submit_sm/s':>12} {'receipted/s':>12} {'refused':>8}")
     for window in windows:
         work = Path(tempfile.mkdtemp(prefix="smsgate-bench-smppd-"))
-        env = _env(
+        env = bench_env(
             work,
             [{"name": "simulator", "kind": "simulator", "delivery_delay": 0}],
             SMSGATE_SMPP_SERVER__ENABLED="true",
             SMSGATE_SMPP_SERVER__PORT="0",
             SMSGATE_SMPP_SERVER__WINDOW=str(max(window, 100)),
         )
-        gateway = Gateway(work, env)
+        gateway = BenchGateway(work, env)
         try:
             user = gateway.cli(
                 "smpp", "users", "add", "--account", gateway.account["auth_id"], "--json"
