@@ -31,7 +31,14 @@ from smsgate.channels.smpp_link import Bind, LinkSettings, Origin
 from smsgate.config import ChannelSettings
 from smsgate.core import errors
 from smsgate.core.clock import SystemClock
-from smsgate.core.events import DeliveryReport, Event, InboundReceived, SendFailed, Submitted
+from smsgate.core.events import (
+    DeliveryReport,
+    Event,
+    InboundPart,
+    InboundReceived,
+    SendFailed,
+    Submitted,
+)
 from smsgate.core.gateway import Gateway
 from smsgate.core.models import Account, Message
 from smsgate.core.submission import Submission
@@ -848,46 +855,90 @@ async def test_a_repeat_after_the_redelivery_window_or_on_the_same_session_is_ne
     assert [e.text for e in sink.of(InboundReceived)] == ["YES", "YES", "NO"]
 
 
-async def test_a_multipart_message_is_reassembled_from_udh_and_from_sar(
+def udh_part(sequence: int, total: int, body: bytes, reference: int = 0x42) -> dict[str, Any]:
+    header = bytes([5, 0, 3, reference, total, sequence])
+    return mo_fields(header + body, esm_class=0x40, data_coding=8)
+
+
+def sar_part(sequence: int, body: bytes) -> dict[str, Any]:
+    tlvs = {
+        Tag.SAR_MSG_REF_NUM: (0x1234).to_bytes(2, "big"),
+        Tag.SAR_TOTAL_SEGMENTS: b"\x02",
+        Tag.SAR_SEGMENT_SEQNUM: bytes([sequence]),
+    }
+    return mo_fields(body, tlvs=tlvs)
+
+
+async def test_each_part_is_recorded_before_it_is_answered(
     smsc: FakeSmsc, make_channel: Any
 ) -> None:
     _, sink = await make_channel(smsc)
+    sink.gate = asyncio.Event()
+    answer = asyncio.ensure_future(smsc.deliver(udh_part(2, 3, "Жb".encode("utf-16-be"))))
+    await until(lambda: sink.waiting)
+    await asyncio.sleep(0.05)  # time for an answer sent too early to arrive
+    assert not answer.done()
+    sink.gate.set()
+    sink.gate = None
+    assert (await answer).status == Status.ESME_ROK
+    [recorded] = sink.of(InboundPart)
+    assert recorded == InboundPart(
+        "carrier", "447700900555", "14155550100", 0x42, 3, 2, "Жb", account_auth_id=None
+    )
+    sink.failures = 1
+    assert (await smsc.deliver(sar_part(1, b"first"))).status == Status.ESME_RX_T_APPN
+    assert (await smsc.deliver(sar_part(1, b"first"))).status == Status.ESME_ROK
+    assert [(e.reference, e.total, e.sequence, e.text) for e in sink.of(InboundPart)[1:]] == [
+        (0x1234, 2, 1, "first")
+    ]
+    assert sink.of(InboundReceived) == []
+
+
+async def test_a_multipart_message_is_reassembled_from_udh_and_from_sar(
+    make_gateway: GatewayFactory, smsc: FakeSmsc
+) -> None:
+    gateway = await smpp_gateway(make_gateway, smsc)
+    account = await new_account(gateway)
     text = "Ж" * 100
     halves = [text[:67].encode("utf-16-be"), text[67:].encode("utf-16-be")]
     for sequence in (2, 1):  # out of order
-        header = bytes([5, 0, 3, 0x42, 2, sequence])
-        fields = mo_fields(header + halves[sequence - 1], esm_class=0x40, data_coding=8)
-        assert (await smsc.deliver(fields)).status == Status.ESME_ROK
+        assert (await smsc.deliver(udh_part(sequence, 2, halves[sequence - 1]))).status == 0
         if sequence == 2:
-            assert sink.of(InboundReceived) == []
+            assert await inbound(gateway, account) == []
     # SAR, and a part delivered twice
     for sequence in (1, 1, 2):
-        tlvs = {
-            Tag.SAR_MSG_REF_NUM: (0x1234).to_bytes(2, "big"),
-            Tag.SAR_TOTAL_SEGMENTS: b"\x02",
-            Tag.SAR_SEGMENT_SEQNUM: bytes([sequence]),
-        }
         body = b"first half " if sequence == 1 else b"second half"
-        assert (await smsc.deliver(mo_fields(body, tlvs=tlvs))).status == Status.ESME_ROK
-    received = sink.of(InboundReceived)
-    assert [(e.text, e.units) for e in received] == [(text, 2), ("first half second half", 2)]
-    await smsc.deliver(mo_fields(b"second half", tlvs=tlvs))  # a late duplicate
-    assert len(sink.of(InboundReceived)) == 2
+        assert (await smsc.deliver(sar_part(sequence, body))).status == Status.ESME_ROK
+    received = await inbound(gateway, account)
+    assert sorted((m.text, m.units) for m in received) == [
+        ("first half second half", 2),
+        (text, 2),
+    ]
+    await smsc.deliver(sar_part(2, b"second half"))  # a late duplicate
+    assert len(await inbound(gateway, account)) == 2
+    assert all(m.channel == "carrier" and m.from_number == "447700900555" for m in received)
 
 
-async def test_parts_waiting_at_stop_are_stored_as_they_are(
-    smsc: FakeSmsc, make_channel: Any
+async def test_parts_answered_before_a_restart_complete_their_message_after_it(
+    make_gateway: GatewayFactory, smsc: FakeSmsc
 ) -> None:
-    channel, sink = await make_channel(smsc)
-    header = bytes([5, 0, 3, 0x17, 3, 2])  # part 2 of 3
-    answer = await smsc.deliver(mo_fields(header + b"middle ", esm_class=0x40))
-    assert answer.status == Status.ESME_ROK and sink.of(InboundReceived) == []
-    with structlog.testing.capture_logs() as logs:
-        await channel.stop()
-    [message] = sink.of(InboundReceived)
-    assert (message.text, message.units, message.from_number) == ("middle ", 3, "447700900555")
-    [note] = [e for e in logs if e["event"] == "smpp message incomplete at stop; stored as it is"]
-    assert (note["parts"], note["total"]) == (1, 3)
+    gateway = await smpp_gateway(make_gateway, smsc)
+    account = await new_account(gateway)
+    assert (await smsc.deliver(udh_part(1, 2, "first ".encode("utf-16-be")))).status == 0
+    await gateway.stop()  # or a crash: the part is in the database, not in memory
+    assert await inbound(gateway, account) == []
+    await until(lambda: not smsc.bound)
+    again = await smpp_gateway(make_gateway, smsc)
+    assert (await smsc.deliver(udh_part(2, 2, "second".encode("utf-16-be")))).status == 0
+    [message] = await inbound(again, account)
+    assert (message.text, message.units, message.channel) == ("first second", 2, "carrier")
+
+
+async def inbound(gateway: Gateway, account: Account) -> list[Message]:
+    scope = await scope_of(gateway, account)
+    where = MessageFilter(account_ids=scope.account_ids, direction="inbound")
+    found, _ = await gateway.messages(where, 10, 0)
+    return found
 
 
 async def test_data_sm_and_unreadable_messages(smsc: FakeSmsc, make_channel: Any) -> None:

@@ -39,10 +39,11 @@ one case where a part can reach the handset twice, and the health detail counts 
 
 Received deliver_sm and data_sm are answered only once what they carry is recorded: a
 delivery receipt becomes a ``DeliveryReport`` for the part it names (a receipt that came
-before its submit_sm_resp waits for the sends under way), a message from a handset (its
-parts reassembled) an ``InboundReceived``. A failure to record is answered ESME_RX_T_APPN,
-for the SMSC to deliver it again later. Parts still waiting for the rest of their message
-are kept in memory; ``stop`` records them as they are.
+before its submit_sm_resp waits for the sends under way), a message from a handset an
+``InboundReceived``, each part of a concatenated one an ``InboundPart`` (the core stores the
+parts and records the message once the last is there, or as it is after
+reassembly_timeout). A failure to record is answered ESME_RX_T_APPN, for the SMSC to deliver
+it again later.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ import contextlib
 import itertools
 import os
 import ssl
-import sys
 import time
 import zlib
 from collections import OrderedDict
@@ -66,8 +66,14 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from smsgate.channels.base import Channel, ChannelOptions, EventSink, Health, Outbound
 from smsgate.channels.smpp_link import Bind, LinkSettings, NotSent, Origin
 from smsgate.core import errors
-from smsgate.core.clock import Clock, seconds
-from smsgate.core.events import DeliveryReport, InboundReceived, SendFailed, Submitted
+from smsgate.core.clock import Clock
+from smsgate.core.events import (
+    DeliveryReport,
+    InboundPart,
+    InboundReceived,
+    SendFailed,
+    Submitted,
+)
 from smsgate.core.ids import uuid7
 from smsgate.smpp.coding import CodingError, Incoming, ShortMessage, decode_short_message
 from smsgate.smpp.coding import submit_parts as encode_parts
@@ -75,7 +81,6 @@ from smsgate.smpp.connection import ConnectionClosed, ResponseTimeout
 from smsgate.smpp.pdu import Command, Pdu, PduError, Status, Tag, response_to, status_name
 from smsgate.smpp.receipts import Outcome, Receipt, id_forms, outcome_of, plivo_error, receipt_from
 from smsgate.text.errors import EncodeError
-from smsgate.text.pdu.reassembly import Reassembler
 
 log = structlog.get_logger(__name__)
 
@@ -119,8 +124,6 @@ _RECENT_IDS = 100_000
 _PROGRESS_TTL = 86_400.0
 #: Seconds a submit_sm may go before its turn under the throughput (the timer's slack).
 _PACE_SLACK = 0.001
-#: Seconds ``stop`` spends recording what waits in memory.
-_FLUSH_WAIT = 10.0
 _MAX_VALIDITY = 30 * 86_400
 
 
@@ -284,8 +287,6 @@ class SmppChannel(Channel):
         self._held: dict[str, list[DeliveryReport]] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._aliases: dict[str, str] = {}  # another form of a recent id -> the id
-        self._reassembler = Reassembler(seconds(options.reassembly_timeout))
-        self._joined: dict[Hashable, tuple[str, int]] = {}  # whole messages not yet recorded
         self._answer_lost: dict[Hashable, _Lost] = {}  # recorded, answer not sent
         self._later_tasks: set[asyncio.Task[None]] = set()
         self._mo_numbers = itertools.count(1)
@@ -318,34 +319,6 @@ class SmppChannel(Channel):
         for task in list(self._later_tasks):
             task.cancel()
         self._notify()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(_FLUSH_WAIT):
-                await self._flush()
-
-    async def _flush(self) -> None:
-        """Record what waits in memory, as it is: the parts of messages still missing
-        others (answered already, the SMSC will not send them again) and messages joined
-        but not yet recorded."""
-        # Every message waiting has waited too long once the channel stops.
-        for whole in self._reassembler.expire(sys.maxsize):
-            source, destination = whole.key[0], whole.key[1]  # type: ignore[index]
-            log.warning(
-                "smpp message incomplete at stop; stored as it is",
-                channel=self.name,
-                source=source,
-                parts=whole.received,
-                total=whole.total,
-            )
-            try:
-                await self._store(source, destination, whole.text, whole.total, None)
-            except Exception:
-                log.exception("smpp incomplete message could not be recorded", channel=self.name)
-        for key, (text, total) in list(self._joined.items()):
-            try:
-                await self._store(key[0], key[1], text, total, None)  # type: ignore[index]
-            except Exception:
-                log.exception("smpp message could not be recorded", channel=self.name)
-            self._joined.pop(key, None)
 
     def health(self) -> Health:
         up = [bind for bind in self._transmitters if bind.bound]
@@ -393,22 +366,6 @@ class SmppChannel(Channel):
         interval = min(10.0, self.options.reassembly_timeout / 4)
         while True:
             await asyncio.sleep(interval)
-            now = self.clock.now_us()
-            for whole in self._reassembler.expire(now):
-                source, destination = whole.key[0], whole.key[1]  # type: ignore[index]
-                log.info(
-                    "smpp message incomplete; stored as it is",
-                    channel=self.name,
-                    parts=whole.received,
-                    total=whole.total,
-                )
-                with contextlib.suppress(Exception):
-                    await self._store(source, destination, whole.text, whole.total, None)
-            for key, (text, total) in list(self._joined.items()):
-                # Complete but not recorded: a later try of one of its parts finds it done.
-                with contextlib.suppress(Exception):
-                    await self._store(key[0], key[1], text, total, None)  # type: ignore[index]
-                    self._joined.pop(key, None)
             loop_now = asyncio.get_running_loop().time()
             lost_before = loop_now - self.options.reassembly_timeout
             for key in [k for k, lost in self._answer_lost.items() if lost.at < lost_before]:
@@ -821,7 +778,6 @@ class SmppChannel(Channel):
         # SMPP gives a message from a handset no identity: this names the session and the
         # deliver_sm it came in (unique, so it never makes a message look like another).
         ref = f"{origin.session or uuid7()}/{next(self._mo_numbers)}/{pdu.sequence}"
-        now = self.clock.now_us()
         if concat is None or concat.total <= 1:
             key: Hashable = (source, destination, incoming.text)
             lost = self._answer_lost.get(key)
@@ -834,17 +790,21 @@ class SmppChannel(Channel):
                 loop_now = asyncio.get_running_loop().time()
                 self._answer_lost[key] = _Lost(origin.session, loop_now)
             return Status.ESME_ROK
-        key = (source, destination, concat.reference, concat.total, concat.bits)
-        joined = self._joined.get(key)
-        if joined is None:
-            whole = self._reassembler.add(key, concat.sequence, concat.total, incoming.text, now)
-            if whole is None:
-                return Status.ESME_ROK  # kept until its other parts come (or a duplicate)
-            joined = self._joined[key] = (whole.text, whole.total)
-        # Recorded before the last part is answered: a failure leaves it for the SMSC's
-        # next try of that part.
-        await self._store(source, destination, joined[0], joined[1], ref)
-        self._joined.pop(key, None)
+        # Stored before it is answered: a failure leaves it for the SMSC's next try.
+        await self.sink.record(
+            InboundPart(
+                channel=self.name,
+                from_number=source,
+                to_number=destination,
+                reference=concat.reference,
+                total=concat.total,
+                sequence=concat.sequence,
+                text=incoming.text,
+                account_auth_id=self.options.account,
+            )
+        )
+        if concat.sequence == concat.total:
+            self.counts.received += 1
         return Status.ESME_ROK
 
     def _redelivered(self, lost: _Lost, origin: Origin) -> bool:

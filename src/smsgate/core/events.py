@@ -73,6 +73,25 @@ class InboundReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class InboundPart:
+    """One part of a concatenated inbound message: stored until every part is there, then the
+    message is recorded as an ``InboundReceived`` in the same transaction.
+
+    Its parts share ``channel``, the numbers, ``reference`` and ``total``; ``sequence`` counts
+    from 1. A part stored already (the same sequence) is the network's second try, ignored.
+    """
+
+    channel: str
+    from_number: str
+    to_number: str
+    reference: int
+    total: int
+    sequence: int
+    text: str
+    account_auth_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Forwarded:
     """An inbound message reached its application or handler (``delivered``), or every
     attempt to hand it over failed (``delivered`` False: it is undelivered)."""
@@ -82,4 +101,6 @@ class Forwarded:
     detail: str = ""
 
 
-Event = Submitted | SendFailed | DeliveryReport | Expired | InboundReceived | Forwarded
+Event = (
+    Submitted | SendFailed | DeliveryReport | Expired | InboundReceived | InboundPart | Forwarded
+)

@@ -47,6 +47,9 @@ log = structlog.get_logger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 NODE_DEAD_AFTER_SECONDS = 60.0
+#: Seconds the parts of a concatenated inbound message wait for the others, for a channel
+#: without a ``reassembly_timeout`` of its own; then the message is recorded as it is.
+PART_TIMEOUT_SECONDS = 600.0
 
 ExtraRows = Callable[[Prepared], list[dict[str, Any]]]
 
@@ -210,6 +213,29 @@ class Gateway:
                 await self._recover()
             except Exception:
                 log.exception("heartbeat failed")
+            try:
+                await self.expire_parts()
+            except Exception:
+                log.exception("expiry of inbound parts failed")
+
+    async def expire_parts(self) -> recorder.Outcome:
+        """Record, as they are, the concatenated inbound messages whose first part came more
+        than their channel's ``reassembly_timeout`` (or ``PART_TIMEOUT_SECONDS``) ago, and let
+        their parts go, in one transaction."""
+
+        def work(conn: Connection) -> recorder.Outcome:
+            now = self.clock.now_us()
+            events: list[Event] = []
+            for channel in self.channels.values():
+                timeout = getattr(channel.options, "reassembly_timeout", PART_TIMEOUT_SECONDS)
+                cutoff = now - seconds(timeout)
+                account = channel.options.account
+                events += recorder.expired_parts(conn, channel.name, account, cutoff)
+            return self.record_in(conn, events) if events else recorder.Outcome()
+
+        outcome = await self.writer.run(work)
+        self.published(outcome)
+        return outcome
 
     # use cases -----------------------------------------------------------------------------
 

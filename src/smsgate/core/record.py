@@ -4,11 +4,15 @@
 machine, and writes the new state, an event row and (when the message has a ``url``) the status
 callback in the caller's transaction: a crash loses nothing, and no callback is ever sent for a
 change that was not stored.
+
+The parts of a concatenated inbound message (``InboundPart``) are stored as they come; the
+last one records the message, and ``expired_parts`` gives up, as they are, the messages whose
+missing parts never came.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -23,6 +27,7 @@ from smsgate.core.events import (
     Event,
     Expired,
     Forwarded,
+    InboundPart,
     InboundReceived,
     SendFailed,
     Submitted,
@@ -36,9 +41,12 @@ from smsgate.store import accounts as account_store
 from smsgate.store import messages as message_store
 from smsgate.store import outbox
 from smsgate.store import parts as part_store
+from smsgate.store import smpp_parts as inbound_parts
 from smsgate.store.parts import Part
+from smsgate.store.smpp_parts import PartKey
 from smsgate.text.errors import EncodeError
 from smsgate.text.numbers import mask_number, sanitize_sender
+from smsgate.text.pdu.reassembly import join
 from smsgate.text.segments import segment, well_formed
 
 log = structlog.get_logger(__name__)
@@ -310,6 +318,73 @@ def _inbound(
     batch.outcome.queued += len(plan.replies)
 
 
+def _parts_ref(group_id: str) -> str:
+    """The ``channel_ref`` of the message a group of parts became (group ids are unique)."""
+    return f"parts:{group_id}"
+
+
+def _inbound_part(
+    conn: Connection, batch: _Batch, event: InboundPart, settings: InboundSettings | None
+) -> None:
+    whole = InboundReceived(
+        channel=event.channel,
+        from_number=event.from_number,
+        to_number=event.to_number,
+        text=event.text,
+        account_auth_id=event.account_auth_id,
+        units=event.total,
+    )
+    if not 1 <= event.sequence <= event.total:
+        _inbound(conn, batch, whole, settings)  # no part of anything: a message of its own
+        return
+    key = PartKey(
+        inbound_parts.channel_system_id(event.channel),
+        event.from_number[:32],
+        event.to_number[:32],
+        event.reference,
+        event.total,
+    )
+    stored = inbound_parts.store_inbound(
+        conn, key, event.sequence, event.text, now=batch.now, new_group=_group_id
+    )
+    if stored.duplicate or not stored.complete:
+        return
+    text = join([stored.texts[n] for n in range(1, event.total + 1)])
+    message = replace(whole, text=text, channel_ref=_parts_ref(stored.group_id))
+    _inbound(conn, batch, message, settings)
+
+
+def _group_id() -> str:
+    return uuid7().replace("-", "")
+
+
+def expired_parts(
+    conn: Connection, channel: str, account_auth_id: str | None, cutoff: int
+) -> list[InboundReceived]:
+    """Let go ``channel``'s groups of parts started before ``cutoff``; the messages that did
+    not complete, their parts joined in order, to be recorded in the same transaction."""
+    found = inbound_parts.expire_inbound(conn, inbound_parts.channel_system_id(channel), cutoff)
+    for group in found:
+        log.info(
+            "inbound message incomplete; recorded as it is",
+            channel=channel,
+            parts=len(group.texts),
+            total=group.total,
+        )
+    return [
+        InboundReceived(
+            channel=channel,
+            from_number=group.src,
+            to_number=group.dst,
+            text=join([group.texts[n] for n in sorted(group.texts)]),
+            account_auth_id=account_auth_id,
+            units=group.total,
+            channel_ref=_parts_ref(group.group_id),
+        )
+        for group in found
+    ]
+
+
 def apply(
     conn: Connection,
     events: list[Event],
@@ -323,7 +398,9 @@ def apply(
     submitted (an ``smpp://`` url) gets a receipt row for its final state instead of status
     callbacks, tried for ``receipt_hours``."""
     uuids = {
-        e.message_uuid for e in events if not isinstance(e, InboundReceived) and e.message_uuid
+        e.message_uuid
+        for e in events
+        if not isinstance(e, InboundReceived | InboundPart) and e.message_uuid
     }
     refs = {
         (e.channel, e.channel_ref)
@@ -337,6 +414,9 @@ def apply(
     for event in events:
         if isinstance(event, InboundReceived):
             _inbound(conn, batch, event, inbound)
+            continue
+        if isinstance(event, InboundPart):
+            _inbound_part(conn, batch, event, inbound)
             continue
         if isinstance(event, DeliveryReport):
             msg = batch.find(event.message_uuid, event.channel, event.channel_ref)

@@ -4,6 +4,9 @@ A group is the parts one ESME sent from one source to one destination under one 
 and total; its id is fixed by the first part stored. Work here runs in the writer's
 transactions; on PostgreSQL an advisory lock on the group's key orders the nodes that store
 parts of one group at once.
+
+The channels' inbound parts (``InboundPart``, recorded by the core) are grouped here too,
+under ``channel_system_id``: the server face's expiry leaves those groups to the core's.
 """
 
 from __future__ import annotations
@@ -13,13 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, text
+from sqlalchemy import Connection, and_, delete, func, select, text, update
 
 from smsgate.core.models import Message
 from smsgate.store.schema import messages, smpp_parts
 
 p = smpp_parts.c
 m = messages.c
+
+#: What begins the system_id of a channel's groups (an ESME's system_id has no ``:``).
+CHANNEL_PREFIX = "channel:"
+
+
+def channel_system_id(channel: str) -> str:
+    """The system_id a channel's inbound parts are grouped under: ``channel:`` and 7 hex
+    digits of the SHA-256 of its name (the column holds 15 characters, a name up to 64)."""
+    return CHANNEL_PREFIX + hashlib.sha256(channel.encode()).hexdigest()[:7]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,18 @@ class Stored:
     @property
     def complete(self) -> bool:
         return len(self.texts) == self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """A channel's group given up on incomplete, with the parts that came."""
+
+    group_id: str
+    src: str
+    dst: str
+    reference: int
+    total: int
+    texts: dict[int, str]  # by sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +166,79 @@ def store_part(
     return Stored(group_id, False, texts, delivery, superseded, key.total)
 
 
+def store_inbound(
+    conn: Connection,
+    key: PartKey,
+    seq: int,
+    part_text: str,
+    *,
+    now: int,
+    new_group: Callable[[], str],
+) -> Stored:
+    """Store part ``seq`` of a channel's group. A part stored already under its sequence is
+    a duplicate, ignored. Once every part is there they are kept, their sequence negated,
+    until ``expire_inbound`` lets them go: a part that comes again meanwhile (the same
+    sequence and text) is a duplicate too; any other part starts a new group."""
+    _lock(conn, key)
+    rows = conn.execute(
+        select(p.group_id, p.seq, p.text, p.started_at).where(key.where()).order_by(p.seq)
+    ).all()
+    done = {-row.seq: _decode(row.text) for row in rows if row.seq < 0}
+    if done.get(seq) == part_text:
+        group = next(row.group_id for row in rows if row.seq < 0)
+        return Stored(group, True, done, (), 0, key.total)
+    if done:
+        conn.execute(delete(smpp_parts).where(key.where(), p.seq < 0))
+    live = [row for row in rows if row.seq > 0]
+    texts = {row.seq: _decode(row.text) for row in live}
+    if seq in texts:
+        return Stored(live[0].group_id, True, texts, (), 0, key.total)
+    group_id = live[0].group_id if live else new_group()
+    conn.execute(
+        smpp_parts.insert().values(
+            group_id=group_id,
+            system_id=key.system_id,
+            src=key.src,
+            dst=key.dst,
+            reference=key.reference,
+            total=key.total,
+            seq=seq,
+            text=_encode(part_text),
+            registered_delivery=0,
+            created_at=now,
+            started_at=live[0].started_at if live else now,
+        )
+    )
+    texts[seq] = part_text
+    if len(texts) == key.total:
+        conn.execute(update(smpp_parts).where(p.group_id == group_id).values(seq=-p.seq))
+    return Stored(group_id, False, texts, (), 0, key.total)
+
+
+def expire_inbound(conn: Connection, system_id: str, cutoff: int) -> list[Partial]:
+    """Let go the channel's groups started before ``cutoff``; the incomplete ones, with the
+    parts that came."""
+    old = and_(p.system_id == system_id, p.started_at < cutoff)
+    rows = conn.execute(
+        select(p.group_id, p.src, p.dst, p.reference, p.total, p.seq, p.text)
+        .where(old)
+        .order_by(p.started_at, p.group_id, p.seq)
+    ).all()
+    if not rows:
+        return []
+    conn.execute(delete(smpp_parts).where(old))
+    groups: dict[str, Partial] = {}
+    for row in rows:
+        if row.seq < 0:
+            continue  # complete: kept against duplicates only
+        group = groups.get(row.group_id)
+        if group is None:
+            group = Partial(row.group_id, row.src, row.dst, row.reference, row.total, {})
+            groups[row.group_id] = group
+        group.texts[row.seq] = _decode(row.text)
+    return list(groups.values())
+
+
 def complete(conn: Connection, key: PartKey, group_id: str) -> bool:
     """Whether every part of the group is still stored; if so they go (the guard of the
     assembled message's insert, in its transaction)."""
@@ -160,7 +257,9 @@ def drop(conn: Connection, group_id: str) -> int:
 
 
 def expire(conn: Connection, cutoff: int) -> list[Expired]:
-    """Give up the groups started before ``cutoff``; what they were."""
+    """Give up the ESMEs' groups started before ``cutoff``; what they were. The channels'
+    groups (``channel_system_id``) are ``expire_inbound``'s."""
+    esme = and_(p.started_at < cutoff, p.system_id.not_like(f"{CHANNEL_PREFIX}%"))
     rows = conn.execute(
         select(
             p.group_id,
@@ -169,11 +268,11 @@ def expire(conn: Connection, cutoff: int) -> list[Expired]:
             func.count().label("parts"),
             func.max(p.registered_delivery).label("registered_delivery"),
         )
-        .where(p.started_at < cutoff)
+        .where(esme)
         .group_by(p.group_id, p.system_id)
     ).all()
     if rows:
-        conn.execute(delete(smpp_parts).where(p.started_at < cutoff))
+        conn.execute(delete(smpp_parts).where(esme))
     return [
         Expired(row.group_id, row.system_id, row.total, row.parts, row.registered_delivery)
         for row in rows
