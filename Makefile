@@ -33,9 +33,10 @@ $(PEERS): tests/peers/package.json tests/peers/package-lock.json
 run: $(STAMP)
 	$(BIN)/smsgate serve --show-credentials
 
-## test: lint, type-check and run the whole test suite
+## test: lint, type-check and run the whole test suite (one worker per core, a file per worker)
+TEST_WORKERS ?= auto
 test: $(DEV_STAMP) $(PEERS) lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
